@@ -1,0 +1,89 @@
+//! The command line: `serve` and the operator's commands, which all work on
+//! the database named by `--database-url` / `SCIMGATE_DATABASE_URL`.
+
+mod serve;
+mod tenant;
+mod token;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::store::{self, Db};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimgate",
+    version,
+    about = "SCIM 2.0 provisioning endpoint with an OAuth 2.0 authorization server"
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "SCIMGATE_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Print results as JSON (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(serve::ServeArgs),
+    /// Manage tenants (customer organisations).
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Manage secret tokens for the SCIM API.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.database_url, args).await,
+        Command::Tenant(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            tenant::run(&db, cmd, cli.json).await
+        }
+        Command::Token(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            token::run(&db, cmd, cli.json).await
+        }
+    }
+}
+
+/// Prints a result: JSON when asked, else the human text.
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+/// The tenant named by a slug, or a clear error listing how to find one.
+async fn tenant_by_slug(db: &Db, slug: &str) -> anyhow::Result<store::tenants::Tenant> {
+    store::tenants::by_slug(db, slug).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no tenant with the slug {slug:?}; `scimgate tenant list` shows the tenants"
+        )
+    })
+}

@@ -1,0 +1,35 @@
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use crate::Server;
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// External base URL, used in every absolute URL the service sends
+    /// (default: derived from the bind address).
+    #[arg(long, env = "SCIMGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SCIMGATE_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
+    pub max_payload_bytes: usize,
+}
+
+pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::new(database_url, args.bind);
+    config.public_url = args.public_url;
+    config.max_payload_bytes = args.max_payload_bytes;
+    let server = Server::bind(config).await?;
+    tracing::info!(
+        address = %server.local_addr(),
+        scim = %format!("{}{}", server.public_url(), crate::http::scim::PREFIX),
+        "scimgate is listening"
+    );
+    server.run().await
+}

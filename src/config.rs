@@ -1,0 +1,68 @@
+//! Service configuration, from flags and `SCIMGATE_*` environment variables
+//! (the command line parses them; see `cli`).
+
+use std::net::SocketAddr;
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The external base URL (`https://scim.example.com`). When unset, it is
+    /// derived from the address actually bound.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_payload_bytes: usize,
+    /// Page size when a list request gives no `count`.
+    pub default_page_size: i64,
+    /// Largest page a list request may ask for.
+    pub max_page_size: i64,
+}
+
+impl Config {
+    pub fn new(database_url: &str, bind: SocketAddr) -> Config {
+        Config {
+            database_url: database_url.to_string(),
+            bind,
+            public_url: None,
+            max_payload_bytes: 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+        }
+    }
+}
+
+/// Checks and normalises a public URL: absolute http(s), no query or fragment,
+/// no trailing slash.
+pub fn normalize_public_url(raw: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| anyhow::anyhow!("invalid public URL {raw:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        anyhow::bail!("the public URL must start with http:// or https://, got {raw:?}");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        anyhow::bail!("the public URL must not have a query or fragment: {raw:?}");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_normalised() {
+        assert_eq!(
+            normalize_public_url("https://scim.example.com/").unwrap(),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            normalize_public_url("https://example.com/prefix/").unwrap(),
+            "https://example.com/prefix"
+        );
+        assert!(normalize_public_url("ftp://x").is_err());
+        assert!(normalize_public_url("https://x/?a=1").is_err());
+        assert!(normalize_public_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! HTTP: the routers of every surface, merged once, and the layers around
+//! them (request ids, tracing, security headers, path normalisation).
+
+pub mod scim;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::store::Db;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    /// External base URL, no trailing slash.
+    pub public_url: String,
+    /// When each token's `last_used_at` was last written by this instance.
+    token_touches: Mutex<HashMap<String, Instant>>,
+}
+
+/// How stale a token's `last_used_at` may get before it is written again.
+const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+impl AppState {
+    pub fn new(db: Db, config: Config, public_url: String) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                public_url,
+                token_touches: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// `…/scim/v2`.
+    pub fn scim_base(&self) -> String {
+        format!("{}{}", self.inner.public_url, scim::PREFIX)
+    }
+
+    /// Whether this token's use should be written now (at most once per
+    /// interval per token and instance).
+    pub fn should_touch(&self, token_id: &str) -> bool {
+        let mut map = self
+            .inner
+            .token_touches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        match map.get(token_id) {
+            Some(t) if now.duration_since(*t) < TOUCH_INTERVAL => false,
+            _ => {
+                map.insert(token_id.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The complete application: every surface's router, merged once, with the
+/// layers every response gets. Path normalisation wraps it from outside (see
+/// [`scim::normalize_path`]) because it must run before routing.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(scim::router())
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&X_REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+}

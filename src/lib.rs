@@ -1,0 +1,131 @@
+//! scimgate: a SCIM 2.0 provisioning endpoint for a SaaS application, with
+//! its own OAuth 2.0 authorization server and admin console, in one binary.
+//!
+//! [`Server::bind`] builds the whole service from a [`config::Config`]; it
+//! binds its listener first (port 0 allowed) so callers know the real address
+//! before anything is served. `main.rs`, the tests and the simulator all use it.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod provision;
+pub mod secret;
+pub mod store;
+
+pub use scim;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::ServiceExt as _;
+use tokio::net::TcpListener;
+use tower::Layer as _;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::store::Db;
+
+/// A bound, ready-to-serve scimgate.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Connects to the database (running migrations) and binds the listener.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let db = Db::connect(&config.database_url).await?;
+        Server::bind_with_db(config, db).await
+    }
+
+    /// As [`Server::bind`], on an already connected database.
+    pub async fn bind_with_db(config: Config, db: Db) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url = match &config.public_url {
+            Some(u) => config::normalize_public_url(u)?,
+            None => default_public_url(addr),
+        };
+        let state = AppState::new(db, config, public_url);
+        Ok(Server { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    pub fn public_url(&self) -> &str {
+        self.state.public_url()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone());
+        // Path normalisation must run before routing, so it wraps the router.
+        let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        self.state.db().close().await;
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// The URL clients reach a server bound to `addr` at, when no public URL is
+/// configured: an unspecified address (0.0.0.0) is shown as loopback.
+fn default_public_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        match addr {
+            SocketAddr::V4(_) => "127.0.0.1".to_string(),
+            SocketAddr::V6(_) => "[::1]".to_string(),
+        }
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{ip}:{}", addr.port())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

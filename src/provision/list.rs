@@ -1,0 +1,465 @@
+//! Listing and filtering (`GET /Users?filter=…`, `POST /.search`).
+//!
+//! Every filter is answered by the evaluator of the protocol core, so results
+//! are always exactly what RFC 7644 says. The database's part is to narrow the
+//! candidates: a filter is translated into an indexed SQL condition that is
+//! either *exact* (the SQL answers the filter by itself, so paging and counting
+//! happen in SQL) or a *superset* (the rows are then checked one by one). The
+//! filters Entra sends — `userName`, `externalId`, `id`, group `displayName`
+//! and work e-mail, each with `eq` — are exact or near-exact index lookups
+//! whose cost does not grow with the tenant.
+
+use std::cmp::Ordering;
+
+use scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use scim::schema::{self, ResourceKind};
+use scim::{Quirks, ScimError};
+use serde_json::{Value, json};
+
+use super::represent::{self, Resource};
+use super::{Ctx, internal, table};
+use crate::store::members;
+use crate::store::resources::{self, Order, Row};
+use crate::store::sql::{CmpOp, Column, Cond, SqlValue, like_pattern};
+
+/// What a list request asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    /// 1-based; values below 1 are treated as 1.
+    pub start_index: i64,
+    /// None: the server's default page size.
+    pub count: Option<i64>,
+    pub sort_by: Option<String>,
+    pub descending: bool,
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+pub struct Page {
+    pub total: i64,
+    pub start_index: i64,
+    pub resources: Vec<Value>,
+    pub quirks: Quirks,
+}
+
+impl Page {
+    /// The ListResponse body. `Resources` is always an array, also when
+    /// empty: Entra's Test Connection fails on a missing or null one.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "schemas": [schema::LIST_RESPONSE],
+            "totalResults": self.total,
+            "startIndex": self.start_index,
+            "itemsPerPage": self.resources.len(),
+            "Resources": self.resources,
+        })
+    }
+}
+
+/// A filter translated for the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub cond: Option<Cond>,
+    /// The condition alone answers the filter (no row needs checking).
+    pub exact: bool,
+}
+
+impl Plan {
+    fn none() -> Plan {
+        Plan {
+            cond: None,
+            exact: false,
+        }
+    }
+
+    fn exact(cond: Cond) -> Plan {
+        Plan {
+            cond: Some(cond),
+            exact: true,
+        }
+    }
+}
+
+fn string_value(v: &CompValue) -> Option<&str> {
+    match v {
+        CompValue::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn bool_value(v: &CompValue) -> Option<bool> {
+    match v {
+        CompValue::Bool(b) => Some(*b),
+        CompValue::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        CompValue::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A case-insensitive string column: `eq`, `ne`, `sw`, `ew`, `co` are exact
+/// on its lower-cased copy.
+fn case_insensitive(col: Column, op: CompareOp, value: &CompValue) -> Plan {
+    let Some(v) = string_value(value) else {
+        return Plan::none();
+    };
+    let v = v.to_lowercase();
+    match op {
+        CompareOp::Eq => Plan::exact(Cond::Cmp(col, CmpOp::Eq, SqlValue::Text(v))),
+        CompareOp::Ne => Plan::exact(Cond::Cmp(col, CmpOp::Ne, SqlValue::Text(v))),
+        CompareOp::Sw => Plan::exact(Cond::Like(col, like_pattern(false, &v, true))),
+        CompareOp::Ew => Plan::exact(Cond::Like(col, like_pattern(true, &v, false))),
+        CompareOp::Co => Plan::exact(Cond::Like(col, like_pattern(true, &v, true))),
+        // Orderings depend on collation, which differs between engines and the
+        // evaluator: leave those to the evaluator.
+        _ => Plan::none(),
+    }
+}
+
+/// A case-exact string column that may be NULL (externalId) or not (id).
+fn case_exact(col: Column, nullable: bool, op: CompareOp, value: &CompValue) -> Plan {
+    let Some(v) = string_value(value) else {
+        return Plan::none();
+    };
+    let text = SqlValue::Text(v.to_string());
+    match op {
+        CompareOp::Eq => Plan::exact(Cond::Cmp(col, CmpOp::Eq, text)),
+        CompareOp::Ne if nullable => Plan::exact(Cond::Or(vec![
+            Cond::IsNull(col),
+            Cond::Cmp(col, CmpOp::Ne, text),
+        ])),
+        CompareOp::Ne => Plan::exact(Cond::Cmp(col, CmpOp::Ne, text)),
+        // SQLite's LIKE ignores ASCII case, so on a case-exact column it
+        // only narrows; the evaluator decides.
+        CompareOp::Sw => Plan {
+            cond: Some(Cond::Like(col, like_pattern(false, v, true))),
+            exact: false,
+        },
+        _ => Plan::none(),
+    }
+}
+
+fn leaf(kind: ResourceKind, path: &AttrPath, op: CompareOp, value: &CompValue) -> Plan {
+    let Some(resolved) = schema::resolve(kind, path.urn.as_deref(), &path.name) else {
+        return Plan::none();
+    };
+    let name = resolved.attr.name;
+    if resolved.extension.is_some() {
+        return Plan::none();
+    }
+    match (kind, name, path.sub.as_deref()) {
+        (_, "id", None) => case_exact(Column::Id, false, op, value),
+        (_, "externalId", None) => case_exact(Column::ExternalId, true, op, value),
+        (ResourceKind::User, "userName", None) => {
+            case_insensitive(Column::UserNameLower, op, value)
+        }
+        (ResourceKind::Group, "displayName", None) => {
+            case_insensitive(Column::DisplayNameLower, op, value)
+        }
+        (ResourceKind::User, "active", None) => match (op, bool_value(value)) {
+            (CompareOp::Eq, Some(b)) => Plan::exact(Cond::Cmp(
+                Column::Active,
+                CmpOp::Eq,
+                SqlValue::Int(i64::from(b)),
+            )),
+            (CompareOp::Ne, Some(b)) => Plan::exact(Cond::Cmp(
+                Column::Active,
+                CmpOp::Ne,
+                SqlValue::Int(i64::from(b)),
+            )),
+            _ => Plan::none(),
+        },
+        (ResourceKind::User, "emails", sub)
+            if sub.is_none_or(|s| s.eq_ignore_ascii_case("value")) =>
+        {
+            match (op, string_value(value)) {
+                (CompareOp::Eq, Some(v)) => Plan::exact(Cond::EmailLowerEq(v.to_lowercase())),
+                _ => Plan::none(),
+            }
+        }
+        _ => Plan::none(),
+    }
+}
+
+/// Translates a filter into a database condition (see the module docs).
+pub fn plan(kind: ResourceKind, filter: &Filter) -> Plan {
+    match filter {
+        Filter::Compare { path, op, value } => leaf(kind, path, *op, value),
+        Filter::Present(path) => {
+            match schema::resolve(kind, path.urn.as_deref(), &path.name) {
+                Some(r) if r.attr.name == "externalId" && path.sub.is_none() => Plan {
+                    // An empty string is "not present" to the evaluator.
+                    cond: Some(Cond::NotNull(Column::ExternalId)),
+                    exact: false,
+                },
+                _ => Plan::none(),
+            }
+        }
+        Filter::And(a, b) => {
+            let (pa, pb) = (plan(kind, a), plan(kind, b));
+            let exact = pa.exact && pb.exact;
+            let cond = match (pa.cond, pb.cond) {
+                (Some(x), Some(y)) => Some(Cond::And(vec![x, y])),
+                (Some(x), None) | (None, Some(x)) => Some(x),
+                (None, None) => None,
+            };
+            Plan { cond, exact }
+        }
+        Filter::Or(a, b) => {
+            let (pa, pb) = (plan(kind, a), plan(kind, b));
+            match (pa.cond, pb.cond) {
+                (Some(x), Some(y)) => Plan {
+                    cond: Some(Cond::Or(vec![x, y])),
+                    exact: pa.exact && pb.exact,
+                },
+                _ => Plan::none(),
+            }
+        }
+        Filter::Not(_) => Plan::none(),
+        Filter::ValuePath { path, filter } => {
+            let is_emails = kind == ResourceKind::User
+                && path.sub.is_none()
+                && schema::resolve(kind, path.urn.as_deref(), &path.name)
+                    .is_some_and(|r| r.attr.name == "emails");
+            match (is_emails, email_value(filter)) {
+                (true, Some(v)) => Plan {
+                    cond: Some(Cond::EmailLowerEq(v.to_lowercase())),
+                    exact: false,
+                },
+                _ => Plan::none(),
+            }
+        }
+    }
+}
+
+/// `value eq "x"` somewhere in the conjunction inside `emails[…]`.
+fn email_value(filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(v),
+        } if path.urn.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(v)
+        }
+        Filter::And(a, b) => email_value(a).or_else(|| email_value(b)),
+        _ => None,
+    }
+}
+
+/// The column a `sortBy` can be answered by, if any.
+fn sort_column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
+    let r = schema::resolve(kind, path.urn.as_deref(), &path.name)?;
+    if r.extension.is_some() {
+        return None;
+    }
+    match (kind, r.attr.name, path.sub.as_deref()) {
+        (ResourceKind::User, "userName", None) => Some(Column::UserNameLower),
+        (ResourceKind::Group, "displayName", None) => Some(Column::DisplayNameLower),
+        (_, "meta", Some(s)) if s.eq_ignore_ascii_case("created") => Some(Column::CreatedAt),
+        (_, "meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => Some(Column::UpdatedAt),
+        _ => None,
+    }
+}
+
+/// Runs a list request.
+pub async fn list(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    params: &ListParams,
+    default_count: i64,
+    max_count: i64,
+) -> Result<Page, ScimError> {
+    let mut quirks = Quirks::new();
+    let filter = match params.filter.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => {
+            Some(scim::filter::parse_filter(f, &mut quirks).map_err(ScimError::from)?)
+        }
+        _ => None,
+    };
+    let sort_path = match params.sort_by.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => Some(
+            scim::filter::parse_attr_path(s)
+                .map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?,
+        ),
+        _ => None,
+    };
+    let start = params.start_index.max(1);
+    let count = params.count.unwrap_or(default_count).clamp(0, max_count);
+
+    let plan = match &filter {
+        Some(f) => plan(kind, f),
+        None => Plan {
+            cond: None,
+            exact: true,
+        },
+    };
+    let sql_order = match &sort_path {
+        None => Some(Order::default()),
+        Some(p) => sort_column(kind, p).map(|column| Order {
+            column,
+            descending: params.descending,
+        }),
+    };
+    let with_related = match kind {
+        ResourceKind::User => represent::wants("groups", &params.attributes, &params.excluded),
+        ResourceKind::Group => represent::wants("members", &params.attributes, &params.excluded),
+    };
+
+    let (total, page_resources) = match (plan.exact, sql_order) {
+        (true, Some(order)) => {
+            let rows = if count == 0 {
+                Vec::new()
+            } else {
+                resources::query(
+                    &ctx.db,
+                    table(kind),
+                    &ctx.tenant_id,
+                    plan.cond.as_ref(),
+                    order,
+                    start - 1,
+                    Some(count),
+                )
+                .await
+                .map_err(internal)?
+            };
+            // A first page that is not full holds everything: no COUNT needed.
+            let total = if start == 1 && (rows.len() as i64) < count {
+                rows.len() as i64
+            } else {
+                resources::count(&ctx.db, table(kind), &ctx.tenant_id, plan.cond.as_ref())
+                    .await
+                    .map_err(internal)?
+            };
+            (total, build_many(ctx, kind, &rows, with_related).await?)
+        }
+        _ => {
+            // Check every candidate in memory, then sort and page.
+            let rows = resources::query(
+                &ctx.db,
+                table(kind),
+                &ctx.tenant_id,
+                plan.cond.as_ref(),
+                Order::default(),
+                0,
+                None,
+            )
+            .await
+            .map_err(internal)?;
+            let needs_related = with_related
+                || filter.as_ref().is_some_and(|f| mentions_related(kind, f))
+                || sort_path.as_ref().is_some_and(|p| is_related(kind, p));
+            let mut all = build_many(ctx, kind, &rows, needs_related).await?;
+            if let Some(f) = &filter {
+                all.retain(|r| scim::filter::matches(f, kind, &r.json));
+            }
+            if let Some(p) = &sort_path {
+                sort_in_memory(kind, &mut all, p, params.descending);
+            }
+            let total = all.len() as i64;
+            let page: Vec<Resource> = all
+                .into_iter()
+                .skip((start - 1) as usize)
+                .take(count as usize)
+                .collect();
+            (total, page)
+        }
+    };
+
+    let resources = page_resources
+        .iter()
+        .map(|r| scim::resource::project(kind, &r.json, &params.attributes, &params.excluded))
+        .collect();
+    Ok(Page {
+        total,
+        start_index: start,
+        resources,
+        quirks,
+    })
+}
+
+fn is_related(kind: ResourceKind, path: &AttrPath) -> bool {
+    let name = match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    };
+    path.urn.is_none() && path.name.eq_ignore_ascii_case(name)
+}
+
+fn mentions_related(kind: ResourceKind, f: &Filter) -> bool {
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) => is_related(kind, path),
+        Filter::ValuePath { path, .. } => is_related(kind, path),
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            mentions_related(kind, a) || mentions_related(kind, b)
+        }
+        Filter::Not(a) => mentions_related(kind, a),
+    }
+}
+
+fn sort_in_memory(kind: ResourceKind, all: &mut [Resource], path: &AttrPath, descending: bool) {
+    all.sort_by(|a, b| {
+        let ka = scim::filter::sort_key(kind, &a.json, path);
+        let kb = scim::filter::sort_key(kind, &b.json, path);
+        // Resources without a value sort last in both directions.
+        let ord = match (ka, kb) {
+            (Some(x), Some(y)) => {
+                if descending {
+                    y.cmp(&x)
+                } else {
+                    x.cmp(&y)
+                }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        ord.then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// Full representations for many rows, loading memberships in one query for
+/// users and one per group for groups.
+pub async fn build_many(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    rows: &[Row],
+    with_related: bool,
+) -> Result<Vec<Resource>, ScimError> {
+    if !with_related || rows.is_empty() {
+        return Ok(rows
+            .iter()
+            .map(|row| {
+                let doc = super::parse_doc(row);
+                represent::full(kind, &ctx.base_url, row, doc, None, None)
+            })
+            .collect());
+    }
+    match kind {
+        ResourceKind::User => {
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let groups = members::groups_of(&ctx.db, &ctx.tenant_id, &ids)
+                .await
+                .map_err(internal)?;
+            let by_member = represent::by_member(groups);
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let doc = super::parse_doc(row);
+                    let g = by_member.get(&row.id).map(Vec::as_slice).unwrap_or(&[]);
+                    represent::full(kind, &ctx.base_url, row, doc, None, Some(g))
+                })
+                .collect())
+        }
+        ResourceKind::Group => {
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(super::build(ctx, kind, row, true).await?);
+            }
+            Ok(out)
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! SCIM operations on a tenant's users and groups: the protocol core applied
+//! to the store, each write in one transaction with its activity entry.
+
+pub mod list;
+pub mod represent;
+
+use std::time::Instant;
+
+use scim::patch::{MemberChange, PatchOutcome};
+use scim::resource::Normalized;
+use scim::{Quirks, ResourceKind, ScimError};
+use serde_json::Value;
+
+use crate::store::activity::{self, Actor, Entry};
+use crate::store::members;
+use crate::store::resources::{self, Row, Tx};
+use crate::store::sql::Table;
+use crate::store::{Db, SqlError, is_unique_violation, new_id, now};
+pub use represent::Resource;
+
+/// Who is asking, for which tenant, and where the API lives.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub tenant_id: String,
+    pub actor: Actor,
+    /// `https://host/scim/v2`, no trailing slash.
+    pub base_url: String,
+    pub request_id: Option<String>,
+}
+
+pub fn table(kind: ResourceKind) -> Table {
+    match kind {
+        ResourceKind::User => Table::Users,
+        ResourceKind::Group => Table::Groups,
+    }
+}
+
+/// Database failures are logged with their cause and answered with a plain
+/// 500: the client learns nothing of the internals.
+pub fn internal(err: SqlError) -> ScimError {
+    tracing::error!(error = %err, "database error");
+    ScimError::internal()
+}
+
+fn parse_doc(row: &Row) -> Value {
+    serde_json::from_str(&row.doc).unwrap_or_else(|e| {
+        tracing::error!(id = %row.id, error = %e, "stored document is not valid JSON");
+        Value::Object(Default::default())
+    })
+}
+
+fn op_name(kind: ResourceKind, verb: &str) -> String {
+    format!("{}.{verb}", kind.name().to_lowercase())
+}
+
+fn label_of(kind: ResourceKind, doc: &Value) -> String {
+    let key = match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    doc.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+struct Audit<'a> {
+    ctx: &'a Ctx,
+    kind: ResourceKind,
+    verb: &'static str,
+    started: Instant,
+}
+
+impl<'a> Audit<'a> {
+    fn new(ctx: &'a Ctx, kind: ResourceKind, verb: &'static str) -> Self {
+        Audit {
+            ctx,
+            kind,
+            verb,
+            started: Instant::now(),
+        }
+    }
+
+    fn entry(
+        &self,
+        status: u16,
+        id: Option<&str>,
+        label: &str,
+        quirks: &Quirks,
+        ignored: &[String],
+    ) -> Entry {
+        let mut e = Entry::new(
+            &self.ctx.tenant_id,
+            &self.ctx.actor,
+            &op_name(self.kind, self.verb),
+            status,
+        );
+        if let Some(id) = id {
+            e = e.resource(self.kind.name(), id, label);
+        } else if !label.is_empty() {
+            e.resource_type = Some(self.kind.name().to_string());
+            e.resource_label = Some(label.to_string());
+        }
+        if !quirks.is_empty() {
+            e.quirks = Some(quirks.to_json().to_string());
+        }
+        if !ignored.is_empty() {
+            e.ignored_attributes = Some(Value::from(ignored.to_vec()).to_string());
+        }
+        e.request_id = self.ctx.request_id.clone();
+        e.latency_ms = Some(self.started.elapsed().as_millis() as i64);
+        e
+    }
+
+    /// Records a rejected write on its own (the change's transaction, if
+    /// any, was rolled back) and passes the error on.
+    async fn failed(
+        &self,
+        err: ScimError,
+        id: Option<&str>,
+        label: &str,
+        quirks: &Quirks,
+    ) -> ScimError {
+        let entry = self
+            .entry(err.status, id, label, quirks, &[])
+            .detail(&err.detail);
+        if let Err(e) = activity::record_alone(&self.ctx.db, &entry).await {
+            tracing::error!(error = %e, "could not record a failed request in the activity log");
+        }
+        err
+    }
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let current = represent::etag(version);
+    let strong = format!("\"{version}\"");
+    let ok = header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current || t == strong);
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(format!(
+            "the resource has changed: its version is now {current}, not {header}. Read it again and retry with the new ETag."
+        )))
+    }
+}
+
+fn uniqueness_error(kind: ResourceKind, label: &str) -> ScimError {
+    match kind {
+        ResourceKind::User => ScimError::uniqueness(format!(
+            "userName {label:?} is already used by another user of this tenant (user names are compared case-insensitively)"
+        )),
+        ResourceKind::Group => ScimError::uniqueness(format!(
+            "displayName {label:?} is already used by another group of this tenant (group names are compared case-insensitively)"
+        )),
+    }
+}
+
+/// Reads one resource.
+pub async fn get(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    with_related: bool,
+) -> Result<Resource, ScimError> {
+    let row = resources::get(&ctx.db, table(kind), &ctx.tenant_id, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(kind, id))?;
+    build(ctx, kind, &row, with_related).await
+}
+
+pub fn not_found(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::not_found(format!("{} {id:?} not found", kind.name()))
+}
+
+/// The full representation of one row, with members or groups when asked.
+pub async fn build(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    row: &Row,
+    with_related: bool,
+) -> Result<Resource, ScimError> {
+    let doc = parse_doc(row);
+    let (members, groups) = if !with_related {
+        (None, None)
+    } else if kind == ResourceKind::Group {
+        let m = members::list(&ctx.db, &ctx.tenant_id, &row.id)
+            .await
+            .map_err(internal)?;
+        (Some(m), None)
+    } else {
+        let g = members::groups_of(&ctx.db, &ctx.tenant_id, std::slice::from_ref(&row.id))
+            .await
+            .map_err(internal)?;
+        (None, Some(g))
+    };
+    Ok(represent::full(
+        kind,
+        &ctx.base_url,
+        row,
+        doc,
+        members.as_deref(),
+        groups.as_deref(),
+    ))
+}
+
+/// Resolves member ids for a group; unknown ids fail the whole request.
+async fn resolve_members(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, &'static str)>, ScimError> {
+    if ids.iter().any(|m| m == group_id) {
+        return Err(ScimError::invalid_value(
+            "a group cannot be a member of itself; remove its own id from the members",
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(id.clone());
+        }
+    }
+    let (found, missing) = members::resolve(tx, &ctx.tenant_id, &unique)
+        .await
+        .map_err(internal)?;
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        let more = if missing.len() > 5 {
+            format!(" and {} more", missing.len() - 5)
+        } else {
+            String::new()
+        };
+        return Err(ScimError::invalid_value(format!(
+            "members must be ids of users or groups of this tenant; not found: {}{more}. Nothing was changed.",
+            shown.join(", ")
+        )));
+    }
+    Ok(found)
+}
+
+/// `POST /Users`, `POST /Groups`.
+pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Resource, ScimError> {
+    let audit = Audit::new(ctx, kind, "create");
+    let mut quirks = Quirks::new();
+    let label = label_of(kind, &body);
+    let n = match scim::resource::normalize(kind, body, &mut quirks) {
+        Ok(n) => n,
+        Err(e) => return Err(audit.failed(e, None, &label, &quirks).await),
+    };
+    let label = label_of(kind, &n.doc);
+    match create_tx(ctx, kind, &n, &quirks, &audit).await {
+        Ok(r) => Ok(r),
+        Err(e) => Err(audit.failed(e, None, &label, &quirks).await),
+    }
+}
+
+async fn create_tx(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    n: &Normalized,
+    quirks: &Quirks,
+    audit: &Audit<'_>,
+) -> Result<Resource, ScimError> {
+    let ix = represent::indexed(kind, &n.doc);
+    let at = now();
+    let row = Row {
+        id: new_id(),
+        doc: n.doc.to_string(),
+        version: 1,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+    };
+    let mut tx = ctx.db.begin().await.map_err(internal)?;
+    match resources::insert(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
+        Err(e) => return Err(internal(e)),
+    }
+    let mut detail = format!("created {} {:?}", kind.name().to_lowercase(), ix.name);
+    if let Some(ids) = &n.members
+        && !ids.is_empty()
+    {
+        let found = resolve_members(&mut tx, ctx, &row.id, ids).await?;
+        let added = members::add(&mut tx, &ctx.tenant_id, &row.id, &found, &at)
+            .await
+            .map_err(internal)?;
+        detail.push_str(&format!(" with {added} members"));
+    }
+    let entry = audit
+        .entry(201, Some(&row.id), &ix.name, quirks, &n.ignored)
+        .detail(detail);
+    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    tx.commit().await.map_err(|e| {
+        if is_unique_violation(&e) {
+            uniqueness_error(kind, &ix.name)
+        } else {
+            internal(e)
+        }
+    })?;
+    let related = kind == ResourceKind::Group;
+    build(ctx, kind, &row, related).await
+}
+
+/// `PUT /Users/{id}`, `PUT /Groups/{id}`: replaces every writable attribute.
+/// A group's members are replaced only when the body lists `members`.
+pub async fn replace(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    if_match: Option<&str>,
+) -> Result<Resource, ScimError> {
+    let audit = Audit::new(ctx, kind, "replace");
+    let mut quirks = Quirks::new();
+    let label = label_of(kind, &body);
+    let n = match scim::resource::normalize(kind, body, &mut quirks) {
+        Ok(n) => n,
+        Err(e) => return Err(audit.failed(e, Some(id), &label, &quirks).await),
+    };
+    match replace_tx(ctx, kind, id, &n, if_match, &quirks, &audit).await {
+        Ok(r) => Ok(r),
+        Err(e) => Err(audit.failed(e, Some(id), &label, &quirks).await),
+    }
+}
+
+async fn replace_tx(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    n: &Normalized,
+    if_match: Option<&str>,
+    quirks: &Quirks,
+    audit: &Audit<'_>,
+) -> Result<Resource, ScimError> {
+    let mut tx = ctx.db.begin().await.map_err(internal)?;
+    let mut row =
+        resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(kind, id))?;
+    check_if_match(if_match, row.version)?;
+    let ix = represent::indexed(kind, &n.doc);
+    let at = now();
+    row.doc = n.doc.to_string();
+    row.version += 1;
+    row.updated_at = at.clone();
+    match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
+        Err(e) => return Err(internal(e)),
+    }
+    let mut detail = format!("replaced {} {:?}", kind.name().to_lowercase(), ix.name);
+    if let Some(ids) = &n.members {
+        let found = resolve_members(&mut tx, ctx, id, ids).await?;
+        members::remove_all(&mut tx, &ctx.tenant_id, id)
+            .await
+            .map_err(internal)?;
+        let added = members::add(&mut tx, &ctx.tenant_id, id, &found, &at)
+            .await
+            .map_err(internal)?;
+        detail.push_str(&format!("; members set to {added}"));
+    }
+    let entry = audit
+        .entry(200, Some(id), &ix.name, quirks, &n.ignored)
+        .detail(detail);
+    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    build(ctx, kind, &row, true).await
+}
+
+/// `PATCH`. Returns the resource after the change.
+pub async fn patch(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    if_match: Option<&str>,
+) -> Result<Resource, ScimError> {
+    let audit = Audit::new(ctx, kind, "patch");
+    let mut quirks = Quirks::new();
+    let req = match scim::patch::parse_patch(&body, &mut quirks) {
+        Ok(r) => r,
+        Err(e) => return Err(audit.failed(e, Some(id), "", &quirks).await),
+    };
+    match patch_tx(ctx, kind, id, &req, if_match, &mut quirks, &audit).await {
+        Ok(r) => Ok(r),
+        Err(e) => Err(audit.failed(e, Some(id), "", &quirks).await),
+    }
+}
+
+async fn patch_tx(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    req: &scim::patch::PatchRequest,
+    if_match: Option<&str>,
+    quirks: &mut Quirks,
+    audit: &Audit<'_>,
+) -> Result<Resource, ScimError> {
+    let mut tx = ctx.db.begin().await.map_err(internal)?;
+    let mut row =
+        resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(kind, id))?;
+    check_if_match(if_match, row.version)?;
+    let before = parse_doc(&row);
+    let mut doc = before.clone();
+    let PatchOutcome {
+        member_changes,
+        ignored,
+    } = scim::patch::apply_patch(kind, &mut doc, req, quirks)?;
+    let n = scim::resource::normalize(kind, doc, quirks)?;
+    let mut ignored = ignored;
+    ignored.extend(n.ignored.iter().cloned());
+    let at = now();
+
+    let (mut added, mut removed) = (0u64, 0u64);
+    let mut cleared = false;
+    for change in &member_changes {
+        match change {
+            MemberChange::Add(ids) => {
+                let found = resolve_members(&mut tx, ctx, id, ids).await?;
+                added += members::add(&mut tx, &ctx.tenant_id, id, &found, &at)
+                    .await
+                    .map_err(internal)?;
+            }
+            MemberChange::Remove(ids) => {
+                removed += members::remove(&mut tx, &ctx.tenant_id, id, ids)
+                    .await
+                    .map_err(internal)?;
+            }
+            MemberChange::RemoveAll => {
+                removed += members::remove_all(&mut tx, &ctx.tenant_id, id)
+                    .await
+                    .map_err(internal)?;
+                cleared = true;
+            }
+            MemberChange::RemoveWhere(filter) => {
+                let current = members::list_in_tx(&mut tx, &ctx.tenant_id, id)
+                    .await
+                    .map_err(internal)?;
+                let parent = scim::filter::AttrPath {
+                    urn: None,
+                    name: "members".to_string(),
+                    sub: None,
+                };
+                let ids: Vec<String> = current
+                    .iter()
+                    .filter(|m| {
+                        let element = serde_json::json!({
+                            "value": m.id,
+                            "type": m.kind,
+                            "display": m.display,
+                        });
+                        scim::filter::matches_element(filter, kind, &parent, &element)
+                    })
+                    .map(|m| m.id.clone())
+                    .collect();
+                removed += members::remove(&mut tx, &ctx.tenant_id, id, &ids)
+                    .await
+                    .map_err(internal)?;
+            }
+        }
+    }
+
+    let doc_changed = n.doc != before;
+    let label = label_of(kind, &n.doc);
+    let mut detail = format!(
+        "{} operation{}",
+        req.ops.len(),
+        if req.ops.len() == 1 { "" } else { "s" }
+    );
+    if doc_changed || added > 0 || removed > 0 {
+        row.version += 1;
+        row.updated_at = at.clone();
+        if doc_changed {
+            row.doc = n.doc.to_string();
+            let ix = represent::indexed(kind, &n.doc);
+            match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
+                Ok(()) => {}
+                Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
+                Err(e) => return Err(internal(e)),
+            }
+            detail.push_str("; attributes changed");
+        } else {
+            resources::touch(&mut tx, table(kind), &ctx.tenant_id, id, row.version, &at)
+                .await
+                .map_err(internal)?;
+        }
+        if added > 0 || removed > 0 || cleared {
+            detail.push_str(&format!("; members +{added} −{removed}"));
+        }
+    } else {
+        detail.push_str("; no change");
+    }
+    let entry = audit
+        .entry(200, Some(id), &label, quirks, &ignored)
+        .detail(detail);
+    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    build(ctx, kind, &row, kind == ResourceKind::User).await
+}
+
+/// `DELETE`.
+pub async fn delete(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    let audit = Audit::new(ctx, kind, "delete");
+    let quirks = Quirks::new();
+    match delete_tx(ctx, kind, id, if_match, &audit).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(audit.failed(e, Some(id), "", &quirks).await),
+    }
+}
+
+async fn delete_tx(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+    audit: &Audit<'_>,
+) -> Result<(), ScimError> {
+    let mut tx = ctx.db.begin().await.map_err(internal)?;
+    let row = resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(kind, id))?;
+    check_if_match(if_match, row.version)?;
+    let label = label_of(kind, &parse_doc(&row));
+    resources::delete(&mut tx, table(kind), &ctx.tenant_id, id)
+        .await
+        .map_err(internal)?;
+    let entry = audit
+        .entry(204, Some(id), &label, &Quirks::new(), &[])
+        .detail(format!("deleted {} {label:?}", kind.name().to_lowercase()));
+    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(())
+}

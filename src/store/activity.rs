@@ -1,0 +1,194 @@
+//! The tenant's activity log: every SCIM write and every security event.
+//! Writes are recorded in the transaction of the change they describe, so the
+//! log never claims a change that was rolled back, nor misses one that landed.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::{Db, SqlError, now};
+
+/// Who did something.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `token`, `admin`, `operator` or `system`.
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub label: String,
+}
+
+impl Actor {
+    pub fn token(id: &str, name: &str) -> Actor {
+        Actor {
+            kind: "token",
+            id: Some(id.to_string()),
+            label: name.to_string(),
+        }
+    }
+
+    /// The operator at the command line.
+    pub fn operator() -> Actor {
+        Actor {
+            kind: "operator",
+            id: None,
+            label: "operator (command line)".to_string(),
+        }
+    }
+}
+
+/// One log entry being written.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub tenant_id: String,
+    pub actor: Actor,
+    pub operation: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_label: Option<String>,
+    pub status: u16,
+    pub detail: Option<String>,
+    pub quirks: Option<String>,
+    pub ignored_attributes: Option<String>,
+    pub request_id: Option<String>,
+    pub latency_ms: Option<i64>,
+}
+
+impl Entry {
+    pub fn new(tenant_id: &str, actor: &Actor, operation: &str, status: u16) -> Entry {
+        Entry {
+            tenant_id: tenant_id.to_string(),
+            actor: actor.clone(),
+            operation: operation.to_string(),
+            resource_type: None,
+            resource_id: None,
+            resource_label: None,
+            status,
+            detail: None,
+            quirks: None,
+            ignored_attributes: None,
+            request_id: None,
+            latency_ms: None,
+        }
+    }
+
+    /// A security event (token minted or revoked, sign-in, consent…).
+    pub fn security(tenant_id: &str, actor: &Actor, operation: &str) -> Entry {
+        Entry::new(tenant_id, actor, operation, 200)
+    }
+
+    pub fn resource(mut self, kind: &str, id: &str, label: &str) -> Entry {
+        self.resource_type = Some(kind.to_string());
+        self.resource_id = Some(id.to_string());
+        self.resource_label = Some(label.to_string());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Entry {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn outcome(&self) -> &'static str {
+        if self.status < 400 {
+            "success"
+        } else {
+            "failure"
+        }
+    }
+}
+
+/// Writes an entry inside the caller's transaction.
+pub async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    entry: &Entry,
+) -> Result<(), SqlError> {
+    insert(&mut **tx, entry).await
+}
+
+/// Writes an entry on its own, for events with no change to pair with (a
+/// rejected request, for example).
+pub async fn record_alone(db: &Db, entry: &Entry) -> Result<(), SqlError> {
+    insert(db.writer(), entry).await
+}
+
+async fn insert<'e, E>(executor: E, entry: &Entry) -> Result<(), SqlError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO activity (tenant_id, at, actor_kind, actor_id, actor_label, operation,
+            resource_type, resource_id, resource_label, status, outcome, detail, quirks,
+            ignored_attributes, request_id, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(&entry.tenant_id)
+    .bind(now())
+    .bind(entry.actor.kind)
+    .bind(&entry.actor.id)
+    .bind(&entry.actor.label)
+    .bind(&entry.operation)
+    .bind(&entry.resource_type)
+    .bind(&entry.resource_id)
+    .bind(&entry.resource_label)
+    .bind(i64::from(entry.status))
+    .bind(entry.outcome())
+    .bind(&entry.detail)
+    .bind(&entry.quirks)
+    .bind(&entry.ignored_attributes)
+    .bind(&entry.request_id)
+    .bind(entry.latency_ms)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// A stored entry, as read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub id: i64,
+    pub at: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: Option<String>,
+    pub operation: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_label: Option<String>,
+    pub status: i64,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub quirks: Option<String>,
+    pub ignored_attributes: Option<String>,
+}
+
+/// The newest entries of a tenant, newest first.
+pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded>, SqlError> {
+    let rows = sqlx::query(
+        "SELECT id, at, actor_kind, actor_id, actor_label, operation, resource_type, resource_id,
+                resource_label, status, outcome, detail, quirks, ignored_attributes
+         FROM activity WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Recorded {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor_kind: r.try_get("actor_kind")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_label: r.try_get("actor_label")?,
+                operation: r.try_get("operation")?,
+                resource_type: r.try_get("resource_type")?,
+                resource_id: r.try_get("resource_id")?,
+                resource_label: r.try_get("resource_label")?,
+                status: r.try_get("status")?,
+                outcome: r.try_get("outcome")?,
+                detail: r.try_get("detail")?,
+                quirks: r.try_get("quirks")?,
+                ignored_attributes: r.try_get("ignored_attributes")?,
+            })
+        })
+        .collect()
+}

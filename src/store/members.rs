@@ -1,0 +1,213 @@
+//! Group membership: one row per (group, member). Adding or removing members
+//! never reads or rewrites the rest of the group.
+
+use sqlx::Row as _;
+
+use super::resources::Tx;
+use super::sql::{Sql, push_in_list};
+use super::{Db, SqlError};
+
+/// Most ids bound in one statement; both engines allow far more, but short
+/// statements keep plans cheap.
+const CHUNK: usize = 500;
+
+/// A member as listed in a group's `members`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    /// `User` or `Group`.
+    pub kind: String,
+    pub display: Option<String>,
+}
+
+/// A group a user or group belongs to directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub member_id: String,
+    pub group_id: String,
+    pub group_display: String,
+}
+
+/// Finds which of `ids` are users or groups of the tenant. Returns
+/// (found with their kind, ids that are neither).
+pub async fn resolve(
+    tx: &mut Tx,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<(Vec<(String, &'static str)>, Vec<String>), SqlError> {
+    let mut found: Vec<(String, &'static str)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        for (table, kind) in [("scim_users", "User"), ("scim_groups", "Group")] {
+            let mut sql = Sql::new(&format!("SELECT id FROM {table} WHERE tenant_id = "));
+            sql.bind_text(tenant_id);
+            sql.push(" AND id IN (");
+            push_in_list(&mut sql, chunk);
+            sql.push(")");
+            for row in sql.query().fetch_all(&mut **tx).await? {
+                found.push((row.try_get("id")?, kind));
+            }
+        }
+    }
+    let missing = ids
+        .iter()
+        .filter(|id| !found.iter().any(|(f, _)| f == *id))
+        .cloned()
+        .collect();
+    Ok((found, missing))
+}
+
+/// Adds members; ones already present are left as they are. Returns how many
+/// were new.
+pub async fn add(
+    tx: &mut Tx,
+    tenant_id: &str,
+    group_id: &str,
+    members: &[(String, &'static str)],
+    at: &str,
+) -> Result<u64, SqlError> {
+    let mut added = 0;
+    for (id, kind) in members {
+        added += sqlx::query(
+            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(group_id)
+        .bind(id)
+        .bind(*kind)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
+}
+
+/// Removes the listed members only. Returns how many were removed.
+pub async fn remove(
+    tx: &mut Tx,
+    tenant_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> Result<u64, SqlError> {
+    let mut removed = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new("DELETE FROM scim_group_members WHERE tenant_id = ");
+        sql.bind_text(tenant_id);
+        sql.push(" AND group_id = ");
+        sql.bind_text(group_id);
+        sql.push(" AND member_id IN (");
+        push_in_list(&mut sql, chunk);
+        sql.push(")");
+        removed += sql.query().execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(removed)
+}
+
+pub async fn remove_all(tx: &mut Tx, tenant_id: &str, group_id: &str) -> Result<u64, SqlError> {
+    Ok(
+        sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
+            .bind(tenant_id)
+            .bind(group_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
+const LIST_SQL: &str = "SELECT m.member_id, m.member_type,
+        COALESCE(u.display_name, u.user_name, g.display_name) AS display
+     FROM scim_group_members m
+     LEFT JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+     LEFT JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.member_id
+     WHERE m.tenant_id = $1 AND m.group_id = $2
+     ORDER BY m.added_at, m.member_id";
+
+fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, SqlError> {
+    Ok(Member {
+        id: row.try_get("member_id")?,
+        kind: row.try_get("member_type")?,
+        display: row.try_get("display")?,
+    })
+}
+
+/// Every member of a group, in the order they were added.
+pub async fn list(db: &Db, tenant_id: &str, group_id: &str) -> Result<Vec<Member>, SqlError> {
+    let rows = sqlx::query(LIST_SQL)
+        .bind(tenant_id)
+        .bind(group_id)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(member_from_row).collect()
+}
+
+/// The same inside a write transaction (to evaluate a PATCH filter on members).
+pub async fn list_in_tx(
+    tx: &mut Tx,
+    tenant_id: &str,
+    group_id: &str,
+) -> Result<Vec<Member>, SqlError> {
+    let rows = sqlx::query(LIST_SQL)
+        .bind(tenant_id)
+        .bind(group_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(member_from_row).collect()
+}
+
+/// One page of a group's members, for the console.
+pub async fn page(
+    db: &Db,
+    tenant_id: &str,
+    group_id: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Member>, SqlError> {
+    let rows = sqlx::query(&format!("{LIST_SQL} LIMIT $3 OFFSET $4"))
+        .bind(tenant_id)
+        .bind(group_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(member_from_row).collect()
+}
+
+pub async fn count(db: &Db, tenant_id: &str, group_id: &str) -> Result<i64, SqlError> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(group_id)
+    .fetch_one(db.reader())
+    .await?
+    .try_get("n")
+}
+
+/// The groups each of `member_ids` belongs to directly.
+pub async fn groups_of(
+    db: &Db,
+    tenant_id: &str,
+    member_ids: &[String],
+) -> Result<Vec<Membership>, SqlError> {
+    let mut out = Vec::new();
+    for chunk in member_ids.chunks(CHUNK) {
+        let mut sql = Sql::new(
+            "SELECT m.member_id, g.id AS group_id, g.display_name FROM scim_group_members m
+             JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+             WHERE m.tenant_id = ",
+        );
+        sql.bind_text(tenant_id);
+        sql.push(" AND m.member_id IN (");
+        push_in_list(&mut sql, chunk);
+        sql.push(") ORDER BY g.display_name_lower, g.id");
+        for row in sql.query().fetch_all(db.reader()).await? {
+            out.push(Membership {
+                member_id: row.try_get("member_id")?,
+                group_id: row.try_get("group_id")?,
+                group_display: row.try_get("display_name")?,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,209 @@
+//! The database: one set of queries over `sqlx::Any`, run on SQLite (the
+//! embedded default) or PostgreSQL (chosen by the URL scheme), each with its
+//! own migrations.
+//!
+//! SQLite allows one writer at a time, so writes go through a pool of one
+//! connection while reads use a wider pool; on PostgreSQL both are the same
+//! pool. Queries use `$1` placeholders, which both drivers accept, and bind
+//! only text, integers and bytes, which `Any` carries on both.
+
+pub mod activity;
+pub mod members;
+pub mod resources;
+pub mod sql;
+pub mod tenants;
+pub mod tokens;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+
+pub use sqlx::Error as SqlError;
+
+/// Which database engine a URL selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Backend> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL {url:?}: use sqlite://PATH (for example sqlite://scimgate.db) or postgres://USER@HOST/DB"
+            )
+        }
+    }
+
+    /// Row locking for read-modify-write transactions. SQLite needs none: its
+    /// single writer connection already serialises them.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The SQLite URL used when none is configured: a file in the working
+/// directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://scimgate.db";
+
+impl Db {
+    /// Connects and runs the embedded migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let db = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_with_create(url);
+                let options = AnyConnectOptions::from_str(&url)
+                    .with_context(|| format!("invalid SQLite URL {url:?}"))?;
+                let write = sqlite_pool(1)
+                    .connect_with(options.clone())
+                    .await
+                    .with_context(|| format!("cannot open the SQLite database {url:?}"))?;
+                // WAL lets readers run beside the one writer; it is a property
+                // of the file, so set it before the read pool opens.
+                write.execute("PRAGMA journal_mode = WAL").await?;
+                let read = sqlite_pool(8).connect_with(options).await?;
+                Db {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(url)
+                    .with_context(|| "invalid PostgreSQL URL".to_string())?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("cannot connect to PostgreSQL")?;
+                Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .context("running database migrations")?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool for writes (on SQLite, a single connection).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, SqlError> {
+        self.write.begin().await
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // foreign_keys and busy_timeout are per connection.
+                conn.execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+/// `sqlite://file.db` opens read-write but does not create the file; the
+/// service should create its database on first start.
+fn sqlite_url_with_create(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Whether an error is the violation of the named unique constraint. SQLite
+/// reports the columns rather than the constraint name, so callers pass both.
+pub fn is_unique_violation(err: &SqlError) -> bool {
+    match err {
+        SqlError::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// The current time as stored: UTC RFC 3339 with milliseconds.
+pub fn now() -> String {
+    format_time(chrono::Utc::now())
+}
+
+pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,364 @@
+//! SCIM users and groups: the stored document plus the indexed columns that
+//! filters and uniqueness use.
+
+use sqlx::Row as _;
+
+use super::sql::{Column, Cond, Sql, SqlValue, Table};
+use super::{Backend, Db, SqlError};
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// One stored resource.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    /// The canonical SCIM document as JSON text (no `id`, `meta`, members).
+    pub doc: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The columns derived from a document that the database indexes.
+#[derive(Debug, Clone, Default)]
+pub struct Indexed {
+    /// `userName` of a user, `displayName` of a group.
+    pub name: String,
+    pub external_id: Option<String>,
+    /// `displayName` of a user (not indexed, kept for the console's lists).
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// Users' e-mails: (value lower-cased, type).
+    pub emails: Vec<(String, Option<String>)>,
+}
+
+const ROW_COLUMNS: &str = "id, doc, version, created_at, updated_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Row, SqlError> {
+    Ok(Row {
+        id: row.try_get("id")?,
+        doc: row.try_get("doc")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn get(
+    db: &Db,
+    table: Table,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Row>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2",
+        table.name()
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Reads a row inside a write transaction, locking it on PostgreSQL so that
+/// concurrent PATCHes of one resource apply one after the other.
+pub async fn get_for_update(
+    tx: &mut Tx,
+    backend: Backend,
+    table: Table,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Row>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2{}",
+        table.name(),
+        backend.for_update()
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Sort order of a listing; ties are broken by id so pages are stable.
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
+    pub column: Column,
+    pub descending: bool,
+}
+
+impl Default for Order {
+    fn default() -> Self {
+        Order {
+            column: Column::CreatedAt,
+            descending: false,
+        }
+    }
+}
+
+fn where_clause(table: Table, tenant_id: &str, cond: Option<&Cond>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(" FROM ")
+        .push(table.name())
+        .push(" WHERE tenant_id = ");
+    sql.bind_text(tenant_id);
+    if let Some(cond) = cond {
+        sql.push(" AND ");
+        sql.cond(table, 1, cond);
+    }
+    sql
+}
+
+/// Rows matching `cond`, sorted, from `offset`, at most `limit` (all when None).
+pub async fn query(
+    db: &Db,
+    table: Table,
+    tenant_id: &str,
+    cond: Option<&Cond>,
+    order: Order,
+    offset: i64,
+    limit: Option<i64>,
+) -> Result<Vec<Row>, SqlError> {
+    let body = where_clause(table, tenant_id, cond);
+    let mut sql = Sql::new(&format!("SELECT {ROW_COLUMNS}"));
+    sql.push(&body.text);
+    sql.binds = body.binds;
+    let col = table.column(order.column).unwrap_or("created_at");
+    let dir = if order.descending { "DESC" } else { "ASC" };
+    sql.push(&format!(" ORDER BY {col} {dir}, id {dir}"));
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ");
+        sql.bind(SqlValue::Int(limit));
+        sql.push(" OFFSET ");
+        sql.bind(SqlValue::Int(offset));
+    } else if offset > 0 {
+        // Both engines accept LIMIT -1 / ALL differently; a huge limit is portable.
+        sql.push(" LIMIT ");
+        sql.bind(SqlValue::Int(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(SqlValue::Int(offset));
+    }
+    let rows = sql.query().fetch_all(db.reader()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn count(
+    db: &Db,
+    table: Table,
+    tenant_id: &str,
+    cond: Option<&Cond>,
+) -> Result<i64, SqlError> {
+    let body = where_clause(table, tenant_id, cond);
+    let mut sql = Sql::new("SELECT COUNT(*) AS n");
+    sql.push(&body.text);
+    sql.binds = body.binds;
+    let row = sql.query().fetch_one(db.reader()).await?;
+    row.try_get("n")
+}
+
+/// Inserts a new resource.
+pub async fn insert(
+    tx: &mut Tx,
+    table: Table,
+    tenant_id: &str,
+    row: &Row,
+    ix: &Indexed,
+) -> Result<(), SqlError> {
+    match table {
+        Table::Users => {
+            sqlx::query(
+                "INSERT INTO scim_users (tenant_id, id, user_name, user_name_lower, external_id,
+                    display_name, active, doc, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(tenant_id)
+            .bind(&row.id)
+            .bind(&ix.name)
+            .bind(ix.name.to_lowercase())
+            .bind(&ix.external_id)
+            .bind(&ix.display_name)
+            .bind(i64::from(ix.active))
+            .bind(&row.doc)
+            .bind(row.version)
+            .bind(&row.created_at)
+            .bind(&row.updated_at)
+            .execute(&mut **tx)
+            .await?;
+            replace_emails(tx, tenant_id, &row.id, &ix.emails).await?;
+        }
+        Table::Groups => {
+            sqlx::query(
+                "INSERT INTO scim_groups (tenant_id, id, display_name, display_name_lower,
+                    external_id, doc, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(tenant_id)
+            .bind(&row.id)
+            .bind(&ix.name)
+            .bind(ix.name.to_lowercase())
+            .bind(&ix.external_id)
+            .bind(&row.doc)
+            .bind(row.version)
+            .bind(&row.created_at)
+            .bind(&row.updated_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a resource's document and indexed columns.
+pub async fn update(
+    tx: &mut Tx,
+    table: Table,
+    tenant_id: &str,
+    row: &Row,
+    ix: &Indexed,
+) -> Result<(), SqlError> {
+    match table {
+        Table::Users => {
+            sqlx::query(
+                "UPDATE scim_users SET user_name = $3, user_name_lower = $4, external_id = $5,
+                    display_name = $6, active = $7, doc = $8, version = $9, updated_at = $10
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant_id)
+            .bind(&row.id)
+            .bind(&ix.name)
+            .bind(ix.name.to_lowercase())
+            .bind(&ix.external_id)
+            .bind(&ix.display_name)
+            .bind(i64::from(ix.active))
+            .bind(&row.doc)
+            .bind(row.version)
+            .bind(&row.updated_at)
+            .execute(&mut **tx)
+            .await?;
+            replace_emails(tx, tenant_id, &row.id, &ix.emails).await?;
+        }
+        Table::Groups => {
+            sqlx::query(
+                "UPDATE scim_groups SET display_name = $3, display_name_lower = $4,
+                    external_id = $5, doc = $6, version = $7, updated_at = $8
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant_id)
+            .bind(&row.id)
+            .bind(&ix.name)
+            .bind(ix.name.to_lowercase())
+            .bind(&ix.external_id)
+            .bind(&row.doc)
+            .bind(row.version)
+            .bind(&row.updated_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Bumps the version of a resource whose stored document did not change (a
+/// group whose membership changed).
+pub async fn touch(
+    tx: &mut Tx,
+    table: Table,
+    tenant_id: &str,
+    id: &str,
+    version: i64,
+    at: &str,
+) -> Result<(), SqlError> {
+    sqlx::query(&format!(
+        "UPDATE {} SET version = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        table.name()
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .bind(version)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn replace_emails(
+    tx: &mut Tx,
+    tenant_id: &str,
+    user_id: &str,
+    emails: &[(String, Option<String>)],
+) -> Result<(), SqlError> {
+    sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    for (value, kind) in emails {
+        sqlx::query(
+            "INSERT INTO scim_user_emails (tenant_id, user_id, value_lower, type) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(value)
+        .bind(kind)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a resource and every membership it has, as member and as group.
+/// Returns false when there was no such resource.
+pub async fn delete(
+    tx: &mut Tx,
+    table: Table,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, SqlError> {
+    sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if table == Table::Groups {
+        sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let n = sqlx::query(&format!(
+        "DELETE FROM {} WHERE tenant_id = $1 AND id = $2",
+        table.name()
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// Counts for the console: (users, active users, groups).
+pub async fn totals(db: &Db, tenant_id: &str) -> Result<(i64, i64, i64), SqlError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1) AS users,
+                (SELECT COUNT(*) FROM scim_users WHERE tenant_id = $1 AND active = 1) AS active,
+                (SELECT COUNT(*) FROM scim_groups WHERE tenant_id = $1) AS groups",
+    )
+    .bind(tenant_id)
+    .fetch_one(db.reader())
+    .await?;
+    Ok((
+        row.try_get("users")?,
+        row.try_get("active")?,
+        row.try_get("groups")?,
+    ))
+}

@@ -1,0 +1,92 @@
+//! Tenants: one customer organisation each.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::{Db, SqlError, is_unique_violation, new_id, now};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("a tenant with the slug {0:?} already exists")]
+    SlugTaken(String),
+    #[error(
+        "invalid tenant slug {0:?}: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit"
+    )]
+    InvalidSlug(String),
+    #[error(transparent)]
+    Db(#[from] SqlError),
+}
+
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, SqlError> {
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantError> {
+    if !valid_slug(slug) {
+        return Err(TenantError::InvalidSlug(slug.to_string()));
+    }
+    let tenant = Tenant {
+        id: new_id(),
+        slug: slug.to_string(),
+        name: name.to_string(),
+        created_at: now(),
+    };
+    let result =
+        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&tenant.id)
+            .bind(&tenant.slug)
+            .bind(&tenant.name)
+            .bind(&tenant.created_at)
+            .execute(db.writer())
+            .await;
+    match result {
+        Ok(_) => Ok(tenant),
+        Err(e) if is_unique_violation(&e) => Err(TenantError::SlugTaken(slug.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Tenant>, SqlError> {
+    let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Tenant>, SqlError> {
+    let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Tenant>, SqlError> {
+    let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}

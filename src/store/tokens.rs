@@ -1,0 +1,197 @@
+//! Bearer tokens for the SCIM API. The secret is shown once when minted;
+//! only its SHA-256 is stored, so a stolen database yields no usable token.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::activity::{self, Actor, Entry};
+use super::{Db, SqlError, format_time, new_id, now};
+use crate::secret;
+
+/// An admin-minted long-lived token, pasted into Entra's "Secret Token".
+pub const KIND_SECRET: &str = "secret";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub name: String,
+    pub hint: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl TokenInfo {
+    pub fn status(&self, now: &str) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.as_deref().is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// The tenant and token a valid bearer credential stands for.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub tenant_id: String,
+    pub token_id: String,
+    pub token_name: String,
+    pub last_used_at: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, tenant_id, kind, name, hint, created_at, expires_at, revoked_at, last_used_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo, SqlError> {
+    Ok(TokenInfo {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        hint: row.try_get("hint")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+/// Mints a secret token; returns its record and the secret (never stored).
+pub async fn create_secret_token(
+    db: &Db,
+    tenant_id: &str,
+    name: &str,
+    expires_in_days: Option<u32>,
+    actor: &Actor,
+) -> Result<(TokenInfo, String), SqlError> {
+    let secret = secret::generate(secret::SECRET_TOKEN_PREFIX);
+    let created_at = now();
+    let expires_at = expires_in_days
+        .map(|d| format_time(chrono::Utc::now() + chrono::Duration::days(i64::from(d))));
+    let info = TokenInfo {
+        id: new_id(),
+        tenant_id: tenant_id.to_string(),
+        kind: KIND_SECRET.to_string(),
+        name: name.to_string(),
+        hint: secret::hint(&secret),
+        created_at: created_at.clone(),
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, tenant_id, kind, name, token_hash, hint, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&info.id)
+    .bind(&info.tenant_id)
+    .bind(&info.kind)
+    .bind(&info.name)
+    .bind(secret::hash(&secret))
+    .bind(&info.hint)
+    .bind(&info.created_at)
+    .bind(&info.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    activity::record(
+        &mut tx,
+        &Entry::security(tenant_id, actor, "token.create")
+            .resource("Token", &info.id, name)
+            .detail(match &info.expires_at {
+                Some(e) => format!("secret token created, expires {e}"),
+                None => "secret token created, never expires".to_string(),
+            }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((info, secret))
+}
+
+pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<TokenInfo>, SqlError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<TokenInfo>, SqlError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Revokes a token. Returns false when there is no such token; revoking an
+/// already revoked token keeps its first revocation time.
+pub async fn revoke(db: &Db, id: &str, actor: &Actor) -> Result<bool, SqlError> {
+    let Some(info) = by_id(db, id).await? else {
+        return Ok(false);
+    };
+    let mut tx = db.begin().await?;
+    let changed =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if changed > 0 {
+        activity::record(
+            &mut tx,
+            &Entry::security(&info.tenant_id, actor, "token.revoke")
+                .resource("Token", &info.id, &info.name)
+                .detail("token revoked"),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Looks a presented bearer secret up. Unknown, revoked and expired tokens
+/// all answer `None`: the caller must not tell them apart to the client.
+pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<Authenticated>, SqlError> {
+    if !secret::plausible(presented) {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT id, tenant_id, name, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(secret::hash(presented))
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let revoked: Option<String> = row.try_get("revoked_at")?;
+    let expires: Option<String> = row.try_get("expires_at")?;
+    if revoked.is_some() || expires.is_some_and(|e| e <= now()) {
+        return Ok(None);
+    }
+    Ok(Some(Authenticated {
+        tenant_id: row.try_get("tenant_id")?,
+        token_id: row.try_get("id")?,
+        token_name: row.try_get("name")?,
+        last_used_at: row.try_get("last_used_at")?,
+    }))
+}
+
+/// Records that a token was used. Called at most about once a minute per
+/// token, so the hot read path does not turn into a write per request.
+pub async fn touch(db: &Db, token_id: &str, at: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(token_id)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
