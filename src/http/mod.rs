@@ -82,6 +82,15 @@ impl AppState {
     }
 }
 
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if uri.path().starts_with(scim::PREFIX) {
+        scim::unsupported(method, uri).await
+    } else {
+        (axum::http::StatusCode::NOT_FOUND, "Not found\n").into_response()
+    }
+}
+
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The complete application: every surface's router, merged once, with the
@@ -90,6 +99,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(scim::router())
+        .fallback(fallback)
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -54,15 +54,14 @@ pub fn router() -> Router<AppState> {
                     .delete(delete_resource),
             ),
         )
-        .route("/scim/v2", scim_route(MethodRouter::new()))
-        .route("/scim/v2/{*rest}", scim_route(MethodRouter::new()))
 }
 
 fn scim_route(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
     m.fallback(unsupported)
 }
 
-async fn unsupported(method: Method, uri: Uri) -> Response {
+/// Answers requests no route matched: a SCIM error under the SCIM prefix.
+pub async fn unsupported(method: Method, uri: Uri) -> Response {
     ApiError(ScimError::not_found(format!(
         "{method} {} is not a SCIM endpoint of this server; see {PREFIX}/ResourceTypes",
         uri.path()

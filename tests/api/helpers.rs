@@ -1,0 +1,345 @@
+//! The test application: a real scimgate on 127.0.0.1:0 over a fresh
+//! database (a temporary SQLite file, or a new PostgreSQL database when
+//! `SCIMGATE_TEST_POSTGRES_URL` is set), and typed helpers to talk to it.
+
+use std::sync::Once;
+
+use reqwest::{Method, StatusCode};
+use scimgate::Server;
+use scimgate::config::Config;
+use scimgate::store::activity::Actor;
+use scimgate::store::tenants::Tenant;
+use scimgate::store::{Db, tenants, tokens};
+use serde_json::Value;
+use sqlx::Executor as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` once per database: `NAME::sqlite`
+/// always, `NAME::postgres` when `SCIMGATE_TEST_POSTGRES_URL` is set.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Quiet unless asked: TEST_LOG=1 shows the server's logs.
+        if std::env::var_os("TEST_LOG").is_some() {
+            scimgate::cli::init_tracing();
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub tenant: Tenant,
+    /// A secret token of `tenant`.
+    pub token: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+/// The reply of a request: status, headers and the body parsed as JSON
+/// (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts a SCIM error with this status and scimType.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, scim_type: Option<&str>) -> &Self {
+        self.expect(status);
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "not a SCIM error: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status.to_string());
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "scimType of {}",
+            self.text
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| d.len() > 10),
+            "an error must say what is wrong: {}",
+            self.text
+        );
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        match backend {
+            Backend::Sqlite => Self::spawn_sqlite().await,
+            Backend::Postgres => Self::spawn_postgres()
+                .await
+                .expect("SCIMGATE_TEST_POSTGRES_URL must be set for PostgreSQL tests"),
+        }
+    }
+
+    pub async fn spawn_sqlite() -> TestApp {
+        init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("scimgate.db").display());
+        Self::start(Backend::Sqlite, &url, Some(dir), None).await
+    }
+
+    /// A fresh database on the configured PostgreSQL server, or None (with a
+    /// note) when none is configured.
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        init();
+        let Ok(admin_url) = std::env::var("SCIMGATE_TEST_POSTGRES_URL") else {
+            eprintln!("PostgreSQL test skipped: SCIMGATE_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection(&admin_url).await;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let url = database_url(&admin_url, &name);
+        Some(Self::start(Backend::Postgres, &url, None, Some((admin_url, name))).await)
+    }
+
+    async fn start(
+        backend: Backend,
+        url: &str,
+        dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String)>,
+    ) -> TestApp {
+        let db = Db::connect(url).await.expect("connect test database");
+        let config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        let server = Server::bind_with_db(config, db.clone())
+            .await
+            .expect("bind");
+        let base = server.public_url().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run_until(async {
+            let _ = rx.await;
+        }));
+        let tenant = tenants::create(&db, "acme", "Acme Corp")
+            .await
+            .expect("tenant");
+        let (_, token) =
+            tokens::create_secret_token(&db, &tenant.id, "tests", None, &Actor::operator())
+                .await
+                .expect("token");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        TestApp {
+            backend,
+            base,
+            db,
+            client,
+            tenant,
+            token,
+            shutdown: Some(tx),
+            server: Some(handle),
+            _dir: dir,
+            pg,
+        }
+    }
+
+    /// Another tenant with its own token.
+    pub async fn other_tenant(&self, slug: &str) -> (Tenant, String) {
+        let t = tenants::create(&self.db, slug, slug).await.expect("tenant");
+        let (_, token) =
+            tokens::create_secret_token(&self.db, &t.id, "other", None, &Actor::operator())
+                .await
+                .expect("token");
+        (t, token)
+    }
+
+    pub fn scim_url(&self, path: &str) -> String {
+        format!("{}/scim/v2{path}", self.base)
+    }
+
+    /// Sends a SCIM request with this app's token.
+    pub async fn scim(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.scim_as(&self.token, method, path, body).await
+    }
+
+    pub async fn scim_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, self.scim_url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        send(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.scim(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.scim(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.scim(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.scim(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.scim(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        let r = self
+            .post(
+                "/Users",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "active": true,
+                }),
+            )
+            .await;
+        r.expect(201);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group (no members) and returns its id.
+    pub async fn create_group(&self, name: &str) -> String {
+        let r = self
+            .post(
+                "/Groups",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                }),
+            )
+            .await;
+        r.expect(201);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request failed");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection as _;
+    sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to SCIMGATE_TEST_POSTGRES_URL")
+}
+
+/// `admin_url` with its database name replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("SCIMGATE_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop runs outside async context guarantees: use a thread with its
+            // own runtime so the database is removed even after a failure.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let mut admin = admin_connection(&admin_url).await;
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                });
+            })
+            .join();
+        }
+    }
+}
