@@ -162,6 +162,17 @@ fn uniqueness_error(kind: ResourceKind, label: &str) -> ScimError {
     }
 }
 
+/// User passwords are write-only in SCIM and scimgate authenticates nobody
+/// with them, so they are never stored, not even hashed: the attribute is
+/// dropped and named in the activity entry.
+fn drop_password(n: &mut Normalized) {
+    if let Some(obj) = n.doc.as_object_mut()
+        && obj.remove("password").is_some()
+    {
+        n.ignored.push("password (scimgate does not store passwords)".to_string());
+    }
+}
+
 /// Reads one resource.
 pub async fn get(
     ctx: &Ctx,
@@ -252,10 +263,11 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: Value) -> Result<Resour
     let audit = Audit::new(ctx, kind, "create");
     let mut quirks = Quirks::new();
     let label = label_of(kind, &body);
-    let n = match scim::resource::normalize(kind, body, &mut quirks) {
+    let mut n = match scim::resource::normalize(kind, body, &mut quirks) {
         Ok(n) => n,
         Err(e) => return Err(audit.failed(e, None, &label, &quirks).await),
     };
+    drop_password(&mut n);
     let label = label_of(kind, &n.doc);
     match create_tx(ctx, kind, &n, &quirks, &audit).await {
         Ok(r) => Ok(r),
@@ -322,10 +334,11 @@ pub async fn replace(
     let audit = Audit::new(ctx, kind, "replace");
     let mut quirks = Quirks::new();
     let label = label_of(kind, &body);
-    let n = match scim::resource::normalize(kind, body, &mut quirks) {
+    let mut n = match scim::resource::normalize(kind, body, &mut quirks) {
         Ok(n) => n,
         Err(e) => return Err(audit.failed(e, Some(id), &label, &quirks).await),
     };
+    drop_password(&mut n);
     match replace_tx(ctx, kind, id, &n, if_match, &quirks, &audit).await {
         Ok(r) => Ok(r),
         Err(e) => Err(audit.failed(e, Some(id), &label, &quirks).await),
@@ -419,7 +432,8 @@ async fn patch_tx(
         member_changes,
         ignored,
     } = scim::patch::apply_patch(kind, &mut doc, req, quirks)?;
-    let n = scim::resource::normalize(kind, doc, quirks)?;
+    let mut n = scim::resource::normalize(kind, doc, quirks)?;
+    drop_password(&mut n);
     let mut ignored = ignored;
     ignored.extend(n.ignored.iter().cloned());
     let at = now();

@@ -56,7 +56,10 @@ pub fn full(
         out.insert("schemas".into(), s);
     }
     out.insert("id".into(), Value::String(row.id.clone()));
-    for (k, v) in doc {
+    // Core attributes first, extension objects (keyed by their URN) after.
+    let (extensions, core): (Vec<_>, Vec<_>) =
+        doc.into_iter().partition(|(k, _)| k.starts_with("urn:"));
+    for (k, v) in core.into_iter().chain(extensions) {
         out.insert(k, v);
     }
     if let Some(members) = members {
