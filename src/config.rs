@@ -18,6 +18,8 @@ pub struct Config {
     pub default_page_size: i64,
     /// Largest page a list request may ask for.
     pub max_page_size: i64,
+    /// Token lifetimes of the authorization server.
+    pub oauth: crate::oauth::Settings,
 }
 
 impl Config {
@@ -29,6 +31,7 @@ impl Config {
             max_payload_bytes: 1024 * 1024,
             default_page_size: 100,
             max_page_size: 1000,
+            oauth: crate::oauth::Settings::default(),
         }
     }
 }

@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod oauth;
+pub mod password;
 pub mod provision;
 pub mod secret;
 pub mod store;

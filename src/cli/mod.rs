@@ -1,6 +1,7 @@
 //! The command line: `serve` and the operator's commands, which all work on
 //! the database named by `--database-url` / `SCIMGATE_DATABASE_URL`.
 
+mod client;
 mod serve;
 mod tenant;
 mod token;
@@ -21,6 +22,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "SCIMGATE_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
+    /// External base URL of the service (`https://scim.example.com`): used in
+    /// every absolute URL the service sends and the URLs commands print.
+    #[arg(long, global = true, env = "SCIMGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
@@ -39,7 +45,14 @@ pub enum Command {
     /// Manage secret tokens for the SCIM API.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Manage OAuth clients (one per identity provider connection).
+    #[command(subcommand)]
+    Client(client::ClientCommand),
 }
+
+/// What commands print as the service's URL when no public URL is set: the
+/// default bind address.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// Logs to stderr; `RUST_LOG` overrides the default level.
 pub fn init_tracing() {
@@ -53,7 +66,7 @@ pub fn init_tracing() {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.database_url, args).await,
+        Command::Serve(args) => serve::run(&cli.database_url, cli.public_url, args).await,
         Command::Tenant(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             tenant::run(&db, cmd, cli.json).await
@@ -61,6 +74,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             token::run(&db, cmd, cli.json).await
+        }
+        Command::Client(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            let public_url = match &cli.public_url {
+                Some(u) => crate::config::normalize_public_url(u)?,
+                None => DEFAULT_PUBLIC_URL.to_string(),
+            };
+            client::run(&db, &public_url, cmd, cli.json).await
         }
     }
 }

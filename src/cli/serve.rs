@@ -11,19 +11,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// External base URL, used in every absolute URL the service sends
-    /// (default: derived from the bind address).
-    #[arg(long, env = "SCIMGATE_PUBLIC_URL")]
-    pub public_url: Option<String>,
-
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SCIMGATE_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
     pub max_payload_bytes: usize,
 }
 
-pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(database_url: &str, public_url: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(database_url, args.bind);
-    config.public_url = args.public_url;
+    config.public_url = public_url;
     config.max_payload_bytes = args.max_payload_bytes;
     let server = Server::bind(config).await?;
     tracing::info!(

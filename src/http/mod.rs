@@ -1,6 +1,7 @@
 //! HTTP: the routers of every surface, merged once, and the layers around
 //! them (request ids, tracing, security headers, path normalisation).
 
+pub mod oauth;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -99,6 +100,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(scim::router())
+        .merge(oauth::router())
         .fallback(fallback)
         .with_state(state)
         .layer(

@@ -27,23 +27,29 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/scim/v2/ServiceProviderConfig",
-            scim_route(get(service_provider_config)),
+            scim_route(get(service_provider_config), READ_ONLY),
         )
-        .route("/scim/v2/ResourceTypes", scim_route(get(resource_types)))
+        .route(
+            "/scim/v2/ResourceTypes",
+            scim_route(get(resource_types), READ_ONLY),
+        )
         .route(
             "/scim/v2/ResourceTypes/{id}",
-            scim_route(get(resource_type)),
+            scim_route(get(resource_type), READ_ONLY),
         )
-        .route("/scim/v2/Schemas", scim_route(get(schemas)))
-        .route("/scim/v2/Schemas/{id}", scim_route(get(schema_by_id)))
-        .route("/scim/v2/.search", scim_route(post(search_root)))
+        .route("/scim/v2/Schemas", scim_route(get(schemas), READ_ONLY))
+        .route(
+            "/scim/v2/Schemas/{id}",
+            scim_route(get(schema_by_id), READ_ONLY),
+        )
+        .route("/scim/v2/.search", scim_route(post(search_root), "POST"))
         .route(
             "/scim/v2/{resource}",
-            scim_route(get(list_resources).post(create_resource)),
+            scim_route(get(list_resources).post(create_resource), "GET, HEAD, POST"),
         )
         .route(
             "/scim/v2/{resource}/.search",
-            scim_route(post(search_resources)),
+            scim_route(post(search_resources), "POST"),
         )
         .route(
             "/scim/v2/{resource}/{id}",
@@ -52,12 +58,46 @@ pub fn router() -> Router<AppState> {
                     .put(replace_resource)
                     .patch(patch_resource)
                     .delete(delete_resource),
+                "GET, HEAD, PUT, PATCH, DELETE",
             ),
         )
 }
 
-fn scim_route(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    m.fallback(unsupported)
+/// The methods of the discovery endpoints (RFC 7644 §4 defines only GET).
+const READ_ONLY: &str = "GET, HEAD";
+
+/// A route whose path exists answers any other method with 405 and `Allow`
+/// (RFC 9110 §15.5.6), not 404: clients and validators probe the discovery
+/// endpoints this way, and a 404 would claim the endpoint is missing.
+fn scim_route(m: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+    m.fallback(move |method: Method, uri: Uri| method_not_allowed(method, uri, allow))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri, allow: &'static str) -> Response {
+    // `/{resource}` routes match any segment: an unknown type is still a 404.
+    let type_segment = uri.path()[PREFIX.len()..]
+        .split('/')
+        .nth(1)
+        .unwrap_or_default();
+    let known = matches!(
+        type_segment,
+        "ServiceProviderConfig" | "ResourceTypes" | "Schemas" | ".search"
+    ) || kind_of(type_segment).is_ok();
+    if !known {
+        return unsupported(method, uri).await;
+    }
+    let mut resp = ApiError(ScimError::new(
+        405,
+        None,
+        format!(
+            "{method} is not supported on {}; this endpoint accepts {allow}",
+            uri.path()
+        ),
+    ))
+    .into_response();
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
 }
 
 /// Answers requests no route matched: a SCIM error under the SCIM prefix.
@@ -83,19 +123,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = scim_json(status, &self.0.to_json());
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.0.detail.starts_with("No bearer token") {
-                "Bearer realm=\"scimgate\""
-            } else {
-                "Bearer realm=\"scimgate\", error=\"invalid_token\""
-            };
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-        }
-        resp
+        scim_json(status, &self.0.to_json())
     }
 }
 
@@ -126,20 +154,24 @@ fn with_resource_headers(mut resp: Response, r: &Resource) -> Response {
 pub struct ScimCaller(pub Ctx);
 
 impl FromRequestParts<AppState> for ScimCaller {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = bearer(&parts.headers).ok_or_else(|| {
-            ScimError::unauthorized(
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(presented) = bearer(&parts.headers) else {
+            return Err(unauthorized(
+                state,
                 "No bearer token: send the header \"Authorization: Bearer <token>\" with a token issued by scimgate",
-            )
-        })?;
+                false,
+            ));
+        };
         let auth = tokens::authenticate(state.db(), presented)
             .await
-            .map_err(provision::internal)?
+            .map_err(|e| ApiError(provision::internal(e)).into_response())?
             .ok_or_else(|| {
-                ScimError::unauthorized(
+                unauthorized(
+                    state,
                     "The bearer token is not valid: it is unknown, revoked or expired. Ask the tenant's admin for a new token.",
+                    true,
                 )
             })?;
         if state.should_touch(&auth.token_id) {
@@ -164,6 +196,27 @@ impl FromRequestParts<AppState> for ScimCaller {
             request_id,
         }))
     }
+}
+
+/// 401 with a SCIM error body and an RFC 6750 challenge that names the
+/// protected resource's metadata (RFC 9728 §5.1), so clients can discover
+/// the authorization server.
+fn unauthorized(state: &AppState, detail: &str, invalid_token: bool) -> Response {
+    let mut resp = scim_json(StatusCode::UNAUTHORIZED, &ScimError::unauthorized(detail).to_json());
+    let metadata = format!(
+        "{}{}{PREFIX}",
+        state.public_url(),
+        super::oauth::RESOURCE_METADATA_PATH
+    );
+    let challenge = if invalid_token {
+        format!("Bearer realm=\"scimgate\", error=\"invalid_token\", resource_metadata=\"{metadata}\"")
+    } else {
+        format!("Bearer realm=\"scimgate\", resource_metadata=\"{metadata}\"")
+    };
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
 }
 
 /// The credential of `Authorization: Bearer …` (scheme case-insensitive).
@@ -206,18 +259,17 @@ impl axum::extract::FromRequest<AppState> for ScimBody {
                 ),
             )
         };
-        if let Some(len) = req
+        let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            && len > limit
-        {
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > limit.saturating_mul(DRAIN_FACTOR)) {
             return Err(too_large().into());
         }
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| too_large())?;
+        let bytes = read_limited(req.into_body(), limit)
+            .await?
+            .ok_or_else(too_large)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(
                 ScimError::invalid_syntax("the request body is empty; send a JSON object").into(),
@@ -232,6 +284,36 @@ impl axum::extract::FromRequest<AppState> for ScimBody {
         })?;
         Ok(ScimBody(value))
     }
+}
+
+/// How far past the limit a body is still read (and thrown away) before the
+/// 413 is sent. Answering while the client is still sending makes most HTTP
+/// clients report a broken connection instead of the 413, so a moderately
+/// oversized body is drained; a huge one is cut off.
+const DRAIN_FACTOR: usize = 8;
+
+/// The body when it is at most `limit` bytes, `None` when it is larger.
+async fn read_limited(body: Body, limit: usize) -> Result<Option<Vec<u8>>, ApiError> {
+    use futures_util::StreamExt as _;
+    let cap = limit.saturating_mul(DRAIN_FACTOR);
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ScimError::invalid_syntax(format!(
+                "the request body could not be read completely ({e}); send it again"
+            ))
+        })?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > cap {
+            return Ok(None);
+        }
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    Ok((seen <= limit).then_some(buf))
 }
 
 fn kind_of(segment: &str) -> Result<ResourceKind, ApiError> {

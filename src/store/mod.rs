@@ -8,9 +8,14 @@
 //! only text, integers and bytes, which `Any` carries on both.
 
 pub mod activity;
+pub mod admins;
+pub mod clients;
+pub mod grants;
 pub mod members;
 pub mod resources;
+pub mod sessions;
 pub mod sql;
+pub mod throttle;
 pub mod tenants;
 pub mod tokens;
 

@@ -10,6 +10,8 @@ use crate::secret;
 
 /// An admin-minted long-lived token, pasted into Entra's "Secret Token".
 pub const KIND_SECRET: &str = "secret";
+/// An OAuth access token (authorization code or client credentials grant).
+pub const KIND_ACCESS: &str = "access";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenInfo {
@@ -114,11 +116,13 @@ pub async fn create_secret_token(
     Ok((info, secret))
 }
 
+/// A tenant's secret tokens (OAuth access tokens are listed with their grants).
 pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<TokenInfo>, SqlError> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND kind = $2 ORDER BY created_at, id"
     ))
     .bind(tenant_id)
+    .bind(KIND_SECRET)
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(from_row).collect()

@@ -1,0 +1,170 @@
+//! Console accounts: tenant admins, and operators (no tenant).
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::activity::{self, Actor, Entry};
+use super::{Db, SqlError, is_unique_violation, new_id, now};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Admin {
+    pub id: String,
+    /// None for an operator.
+    pub tenant_id: Option<String>,
+    pub email: String,
+    pub created_at: String,
+    pub password_changed_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("an account with the e-mail {0:?} already exists")]
+    EmailTaken(String),
+    #[error("{0:?} is not an e-mail address")]
+    InvalidEmail(String),
+    #[error(transparent)]
+    Db(#[from] SqlError),
+}
+
+const COLUMNS: &str = "id, tenant_id, email, created_at, password_changed_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Admin, SqlError> {
+    Ok(Admin {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+        password_changed_at: row.try_get("password_changed_at")?,
+    })
+}
+
+pub fn plausible_email(email: &str) -> bool {
+    let email = email.trim();
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && email.len() <= 254
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Creates an account with an argon2id hash already computed.
+pub async fn create(
+    db: &Db,
+    tenant_id: Option<&str>,
+    email: &str,
+    password_hash: &str,
+    actor: &Actor,
+) -> Result<Admin, AdminError> {
+    let email = email.trim();
+    if !plausible_email(email) {
+        return Err(AdminError::InvalidEmail(email.to_string()));
+    }
+    let at = now();
+    let admin = Admin {
+        id: new_id(),
+        tenant_id: tenant_id.map(str::to_string),
+        email: email.to_string(),
+        created_at: at.clone(),
+        password_changed_at: at,
+    };
+    let mut tx = db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO admins (id, tenant_id, email, email_lower, password_hash, created_at, password_changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&admin.id)
+    .bind(&admin.tenant_id)
+    .bind(&admin.email)
+    .bind(admin.email.to_lowercase())
+    .bind(password_hash)
+    .bind(&admin.created_at)
+    .bind(&admin.password_changed_at)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Err(AdminError::EmailTaken(email.to_string())),
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(t) = tenant_id {
+        activity::record(
+            &mut tx,
+            &Entry::security(t, actor, "admin.create")
+                .resource("Admin", &admin.id, &admin.email)
+                .detail(format!("admin account {} created", admin.email)),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(admin)
+}
+
+/// The account and its password hash, by e-mail (case-insensitive).
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<(Admin, Option<String>)>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, password_hash FROM admins WHERE email_lower = $1"
+    ))
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(db.reader())
+    .await?;
+    match row {
+        Some(r) => Ok(Some((from_row(&r)?, r.try_get("password_hash")?))),
+        None => Ok(None),
+    }
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Admin>, SqlError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM admins WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A tenant's admins, or the operators when `tenant_id` is None.
+pub async fn list(db: &Db, tenant_id: Option<&str>) -> Result<Vec<Admin>, SqlError> {
+    let rows = match tenant_id {
+        Some(t) => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM admins WHERE tenant_id = $1 ORDER BY email_lower"
+            ))
+            .bind(t)
+            .fetch_all(db.reader())
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM admins WHERE tenant_id IS NULL ORDER BY email_lower"
+            ))
+            .fetch_all(db.reader())
+            .await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+/// Sets a new password hash. Sessions opened before this moment are no
+/// longer honoured (they carry the old `password_changed_at`).
+pub async fn set_password(db: &Db, id: &str, password_hash: &str) -> Result<bool, SqlError> {
+    let n = sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now())
+        .bind(id)
+        .execute(db.writer())
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+pub async fn count(db: &Db) -> Result<i64, SqlError> {
+    sqlx::query("SELECT COUNT(*) AS n FROM admins")
+        .fetch_one(db.reader())
+        .await?
+        .try_get("n")
+}

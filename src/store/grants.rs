@@ -1,0 +1,449 @@
+//! OAuth grants, authorization codes, refresh tokens and access tokens.
+//! The rules (single use, rotation, reuse detection) live in `crate::oauth`;
+//! these are the queries they run, each inside the caller's transaction.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::resources::Tx;
+use super::tokens::KIND_ACCESS;
+use super::{Db, SqlError, format_time, new_id, now};
+use crate::secret;
+
+pub const KIND_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const KIND_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub admin_id: Option<String>,
+    pub kind: String,
+    pub scope: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_reason: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+const GRANT_COLUMNS: &str =
+    "id, tenant_id, client_id, admin_id, kind, scope, created_at, revoked_at, revoked_reason, last_used_at";
+
+fn grant_from_row(row: &sqlx::any::AnyRow) -> Result<Grant, SqlError> {
+    Ok(Grant {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        client_id: row.try_get("client_id")?,
+        admin_id: row.try_get("admin_id")?,
+        kind: row.try_get("kind")?,
+        scope: row.try_get("scope")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_reason: row.try_get("revoked_reason")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+pub async fn create_grant(
+    tx: &mut Tx,
+    tenant_id: &str,
+    client_id: &str,
+    admin_id: Option<&str>,
+    kind: &str,
+    scope: &str,
+) -> Result<Grant, SqlError> {
+    let g = Grant {
+        id: new_id(),
+        tenant_id: tenant_id.to_string(),
+        client_id: client_id.to_string(),
+        admin_id: admin_id.map(str::to_string),
+        kind: kind.to_string(),
+        scope: scope.to_string(),
+        created_at: now(),
+        revoked_at: None,
+        revoked_reason: None,
+        last_used_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO oauth_grants (id, tenant_id, client_id, admin_id, kind, scope, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&g.id)
+    .bind(&g.tenant_id)
+    .bind(&g.client_id)
+    .bind(&g.admin_id)
+    .bind(&g.kind)
+    .bind(&g.scope)
+    .bind(&g.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(g)
+}
+
+pub async fn grant_in_tx(tx: &mut Tx, id: &str) -> Result<Option<Grant>, SqlError> {
+    let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(grant_from_row).transpose()
+}
+
+pub async fn grant(db: &Db, id: &str) -> Result<Option<Grant>, SqlError> {
+    let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(grant_from_row).transpose()
+}
+
+/// The client-credentials grant of a client, if one was opened.
+pub async fn client_credentials_grant(tx: &mut Tx, client_id: &str) -> Result<Option<Grant>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE client_id = $1 AND kind = $2 AND revoked_at IS NULL
+         ORDER BY created_at DESC LIMIT 1"
+    ))
+    .bind(client_id)
+    .bind(KIND_CLIENT_CREDENTIALS)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(grant_from_row).transpose()
+}
+
+pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Grant>, SqlError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE tenant_id = $1 ORDER BY created_at DESC, id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(grant_from_row).collect()
+}
+
+/// Revokes a grant and every access and refresh token it issued. Returns
+/// false when it was already revoked.
+pub async fn revoke_grant(tx: &mut Tx, grant_id: &str, reason: &str) -> Result<bool, SqlError> {
+    let at = now();
+    let n = sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(&at)
+    .bind(reason)
+    .bind(grant_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+        .bind(&at)
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(&at)
+    .bind(grant_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn touch_grant(tx: &mut Tx, grant_id: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE oauth_grants SET last_used_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What an authorization code is bound to.
+#[derive(Debug, Clone)]
+pub struct Code {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub admin_id: String,
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (then the
+    /// token request must repeat it, RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+    pub grant_id: Option<String>,
+}
+
+/// Stores a new code and returns it (shown once, to the redirect).
+pub async fn create_code(db: &Db, code: &Code) -> Result<String, SqlError> {
+    let value = secret::generate("");
+    sqlx::query(
+        "INSERT INTO oauth_codes (code_hash, client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent,
+            scope, code_challenge, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(secret::hash(&value))
+    .bind(&code.client_id)
+    .bind(&code.tenant_id)
+    .bind(&code.admin_id)
+    .bind(&code.redirect_uri)
+    .bind(i64::from(code.redirect_uri_sent))
+    .bind(&code.scope)
+    .bind(&code.code_challenge)
+    .bind(now())
+    .bind(&code.expires_at)
+    .execute(db.writer())
+    .await?;
+    Ok(value)
+}
+
+/// Marks a code used and returns what it was bound to. A code that was
+/// already used comes back with `used_at` set (the caller then revokes its
+/// grant); an unknown code is None.
+pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlError> {
+    let hash = secret::hash(value);
+    let row = sqlx::query(
+        "SELECT client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent, scope, code_challenge,
+                expires_at, used_at, grant_id
+         FROM oauth_codes WHERE code_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let sent: i64 = row.try_get("redirect_uri_sent")?;
+    let code = Code {
+        client_id: row.try_get("client_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        admin_id: row.try_get("admin_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        redirect_uri_sent: sent != 0,
+        scope: row.try_get("scope")?,
+        code_challenge: row.try_get("code_challenge")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+        grant_id: row.try_get("grant_id")?,
+    };
+    if code.used_at.is_none() {
+        // The conditional update makes "first use wins" hold across
+        // instances even if two exchanges race.
+        let n = sqlx::query("UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+            .bind(now())
+            .bind(&hash)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(Some(Code {
+                used_at: Some(now()),
+                ..code
+            }));
+        }
+    }
+    Ok(Some(code))
+}
+
+pub async fn set_code_grant(tx: &mut Tx, value: &str, grant_id: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE oauth_codes SET grant_id = $1 WHERE code_hash = $2")
+        .bind(grant_id)
+        .bind(secret::hash(value))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Deletes codes that expired more than a day ago.
+pub async fn purge_codes(db: &Db) -> Result<u64, SqlError> {
+    let cutoff = format_time(chrono::Utc::now() - chrono::Duration::days(1));
+    Ok(sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
+        .bind(cutoff)
+        .execute(db.writer())
+        .await?
+        .rows_affected())
+}
+
+/// Mints an access token for a grant, stored in `api_tokens`.
+pub async fn issue_access_token(
+    tx: &mut Tx,
+    grant: &Grant,
+    name: &str,
+    ttl_seconds: i64,
+) -> Result<String, SqlError> {
+    let value = secret::generate(secret::ACCESS_TOKEN_PREFIX);
+    sqlx::query(
+        "INSERT INTO api_tokens (id, tenant_id, kind, name, token_hash, hint, created_at, expires_at, grant_id, client_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(new_id())
+    .bind(&grant.tenant_id)
+    .bind(KIND_ACCESS)
+    .bind(name)
+    .bind(secret::hash(&value))
+    .bind(secret::hint(&value))
+    .bind(now())
+    .bind(format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)))
+    .bind(&grant.id)
+    .bind(&grant.client_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(value)
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub id: String,
+    pub grant_id: String,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+    pub replaced_by: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Mints a refresh token; returns (its id, its value).
+pub async fn issue_refresh_token(
+    tx: &mut Tx,
+    grant_id: &str,
+    ttl_seconds: i64,
+) -> Result<(String, String), SqlError> {
+    let value = secret::generate(secret::REFRESH_TOKEN_PREFIX);
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO oauth_refresh_tokens (id, grant_id, token_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(grant_id)
+    .bind(secret::hash(&value))
+    .bind(now())
+    .bind(format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)))
+    .execute(&mut **tx)
+    .await?;
+    Ok((id, value))
+}
+
+fn refresh_from_row(row: &sqlx::any::AnyRow) -> Result<RefreshToken, SqlError> {
+    Ok(RefreshToken {
+        id: row.try_get("id")?,
+        grant_id: row.try_get("grant_id")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+        replaced_by: row.try_get("replaced_by")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+const REFRESH_COLUMNS: &str = "id, grant_id, expires_at, used_at, replaced_by, revoked_at";
+
+pub async fn refresh_by_value(
+    tx: &mut Tx,
+    for_update: &str,
+    value: &str,
+) -> Result<Option<RefreshToken>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1{for_update}"
+    ))
+    .bind(secret::hash(value))
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(refresh_from_row).transpose()
+}
+
+pub async fn refresh_by_id(tx: &mut Tx, id: &str) -> Result<Option<RefreshToken>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(refresh_from_row).transpose()
+}
+
+/// Marks a refresh token used and replaced. Returns false when another
+/// request used it first.
+pub async fn mark_refresh_used(tx: &mut Tx, id: &str, replaced_by: &str) -> Result<bool, SqlError> {
+    Ok(sqlx::query(
+        "UPDATE oauth_refresh_tokens SET used_at = $1, replaced_by = $2 WHERE id = $3 AND used_at IS NULL",
+    )
+    .bind(now())
+    .bind(replaced_by)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// Re-points a used refresh token at a new successor (grace-window retry).
+pub async fn repoint_refresh(tx: &mut Tx, id: &str, replaced_by: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE oauth_refresh_tokens SET replaced_by = $1 WHERE id = $2")
+        .bind(replaced_by)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_refresh(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An access token as introspection sees it.
+#[derive(Debug, Clone)]
+pub struct AccessTokenInfo {
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub grant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub async fn access_token_by_value(db: &Db, value: &str) -> Result<Option<AccessTokenInfo>, SqlError> {
+    let row = sqlx::query(
+        "SELECT id, tenant_id, kind, grant_id, client_id, created_at, expires_at, revoked_at
+         FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(secret::hash(value))
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(AccessTokenInfo {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        kind: row.try_get("kind")?,
+        grant_id: row.try_get("grant_id")?,
+        client_id: row.try_get("client_id")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    }))
+}
+
+/// A refresh token with its grant, for revocation and introspection.
+pub async fn refresh_with_grant(db: &Db, value: &str) -> Result<Option<(RefreshToken, Grant)>, SqlError> {
+    let row = sqlx::query(&format!(
+        "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1"
+    ))
+    .bind(secret::hash(value))
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let rt = refresh_from_row(&row)?;
+    Ok(grant(db, &rt.grant_id).await?.map(|g| (rt, g)))
+}
+
+pub async fn revoke_access_token(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
