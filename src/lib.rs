@@ -7,11 +7,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod oauth;
 pub mod password;
 pub mod provision;
 pub mod secret;
+pub mod sim;
 pub mod store;
 
 pub use scim;
@@ -77,13 +79,18 @@ impl Server {
         let router = http::router(self.state.clone());
         // Path normalisation must run before routing, so it wraps the router.
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
-        axum::serve(
+        let cleanup = http::web::spawn_session_cleanup(self.state.db().clone());
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+        cleanup.abort();
+        served?;
+        // Requests are done: write the queued read log before closing the pools.
+        self.state.activity().close().await;
         self.state.db().close().await;
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! Admin passwords: argon2id, hashed and verified off the async runtime.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::Argon2;
 
 /// Shortest password accepted.
 pub const MIN_LEN: usize = 12;
@@ -16,7 +16,9 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2NpbWdhdGUtZHVtbXk$2k4
 pub fn check_policy(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(format!("the password must have at least {MIN_LEN} characters"));
+        return Err(format!(
+            "the password must have at least {MIN_LEN} characters"
+        ));
     }
     if password.len() > MAX_LEN {
         return Err(format!("the password must have at most {MAX_LEN} bytes"));

@@ -39,7 +39,10 @@ pub enum ClientCommand {
         secret_days: u32,
     },
     /// Revoke one secret of a client.
-    RevokeSecret { client_id: String, secret_id: String },
+    RevokeSecret {
+        client_id: String,
+        secret_id: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -68,7 +71,8 @@ pub async fn run(db: &Db, public_url: &str, cmd: ClientCommand, json: bool) -> a
                 uris.extend(ENTRA_REDIRECT_URIS.iter().map(|s| s.to_string()));
             }
             for u in redirect_uris {
-                clients::valid_redirect_uri(&u).map_err(|e| anyhow::anyhow!("invalid --redirect-uri: {e}"))?;
+                clients::valid_redirect_uri(&u)
+                    .map_err(|e| anyhow::anyhow!("invalid --redirect-uri: {e}"))?;
                 if !uris.contains(&u) {
                     uris.push(u);
                 }
@@ -123,7 +127,11 @@ pub async fn run(db: &Db, public_url: &str, cmd: ClientCommand, json: bool) -> a
                         c["name"].as_str().unwrap_or_default(),
                         c["redirect_uris"]
                             .as_array()
-                            .map(|a| a.iter().filter_map(|u| u.as_str()).collect::<Vec<_>>().join(", "))
+                            .map(|a| a
+                                .iter()
+                                .filter_map(|u| u.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "))
                             .unwrap_or_default()
                     ));
                     for s in item["secrets"].as_array().into_iter().flatten() {
@@ -147,11 +155,15 @@ pub async fn run(db: &Db, public_url: &str, cmd: ClientCommand, json: bool) -> a
                 out.trim_end().to_string()
             })
         }
-        ClientCommand::AddSecret { client_id, secret_days } => {
+        ClientCommand::AddSecret {
+            client_id,
+            secret_days,
+        } => {
             let client = clients::by_id(db, &client_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no OAuth client with the id {client_id:?}"))?;
-            let (info, secret) = clients::add_secret(db, &client, secret_days, &Actor::operator()).await?;
+            let (info, secret) =
+                clients::add_secret(db, &client, secret_days, &Actor::operator()).await?;
             let out = serde_json::json!({"client_id": client.id, "secret_id": info.id, "client_secret": secret, "expires_at": info.expires_at});
             print(json, &out, || {
                 format!(
@@ -160,7 +172,10 @@ pub async fn run(db: &Db, public_url: &str, cmd: ClientCommand, json: bool) -> a
                 )
             })
         }
-        ClientCommand::RevokeSecret { client_id, secret_id } => {
+        ClientCommand::RevokeSecret {
+            client_id,
+            secret_id,
+        } => {
             let client = clients::by_id(db, &client_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no OAuth client with the id {client_id:?}"))?;

@@ -1,8 +1,10 @@
 //! The command line: `serve` and the operator's commands, which all work on
 //! the database named by `--database-url` / `SCIMGATE_DATABASE_URL`.
 
+mod admin;
 mod client;
 mod serve;
+mod simulate;
 mod tenant;
 mod token;
 
@@ -48,6 +50,11 @@ pub enum Command {
     /// Manage OAuth clients (one per identity provider connection).
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage console accounts (tenant admins and operators).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Simulate Entra ID provisioning against a SCIM endpoint (this one or any other).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// What commands print as the service's URL when no public URL is set: the
@@ -83,6 +90,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             client::run(&db, &public_url, cmd, cli.json).await
         }
+        Command::Admin(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            admin::run(&db, cmd, cli.json).await
+        }
+        Command::Simulate(args) => simulate::run(args, cli.json).await,
     }
 }
 

@@ -16,7 +16,11 @@ pub struct ServeArgs {
     pub max_payload_bytes: usize,
 }
 
-pub async fn run(database_url: &str, public_url: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(
+    database_url: &str,
+    public_url: Option<String>,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let mut config = Config::new(database_url, args.bind);
     config.public_url = public_url;
     config.max_payload_bytes = args.max_payload_bytes;

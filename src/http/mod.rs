@@ -1,8 +1,11 @@
 //! HTTP: the routers of every surface, merged once, and the layers around
 //! them (request ids, tracing, security headers, path normalisation).
 
+pub mod audit;
 pub mod oauth;
 pub mod scim;
+pub mod session;
+pub mod web;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,21 +33,30 @@ pub struct Inner {
     pub public_url: String,
     /// When each token's `last_used_at` was last written by this instance.
     token_touches: Mutex<HashMap<String, Instant>>,
+    activity: audit::ActivityWriter,
 }
 
 /// How stale a token's `last_used_at` may get before it is written again.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl AppState {
+    /// Must be called inside a Tokio runtime (it starts the read-log writer).
     pub fn new(db: Db, config: Config, public_url: String) -> AppState {
+        let db_for_log = db.clone();
         AppState {
             inner: Arc::new(Inner {
                 db,
                 config,
                 public_url,
                 token_touches: Mutex::new(HashMap::new()),
+                activity: audit::ActivityWriter::start(db_for_log),
             }),
         }
+    }
+
+    /// The read log (see [`audit`]).
+    pub fn activity(&self) -> &audit::ActivityWriter {
+        &self.inner.activity
     }
 
     pub fn db(&self) -> &Db {
@@ -99,8 +111,12 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// [`scim::normalize_path`]) because it must run before routing.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(scim::router())
+        .merge(scim::router().route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::scim_audit,
+        )))
         .merge(oauth::router())
+        .merge(web::router(&state))
         .fallback(fallback)
         .with_state(state)
         .layer(

@@ -69,7 +69,10 @@ impl IntoResponse for ApiError {
 fn json_no_store(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
@@ -102,7 +105,12 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad = || OAuthError::new(ErrorCode::InvalidClient, "the Authorization header is not valid HTTP Basic");
+    let bad = || {
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            "the Authorization header is not valid HTTP Basic",
+        )
+    };
     let value = value.to_str().map_err(|_| bad())?.trim();
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(bad());
@@ -163,7 +171,11 @@ async fn client_from(
     authenticate(state, &creds).await
 }
 
-async fn token_endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn token_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let form = form(&headers, &body)?;
     let (req, creds) = token::parse(&form, basic_credentials(&headers)?)?;
     let client = authenticate(&state, &creds).await?;
@@ -174,7 +186,11 @@ async fn token_endpoint(State(state): State<AppState>, headers: HeaderMap, body:
     ))
 }
 
-async fn revoke_endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn revoke_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let form = form(&headers, &body)?;
     let client = client_from(&state, &headers, &form).await?;
     let value = form
@@ -188,16 +204,37 @@ async fn revoke_endpoint(State(state): State<AppState>, headers: HeaderMap, body
     // Revoking a refresh token ends its whole grant (RFC 7009 §2.1); an
     // access token ends alone. Tokens of other clients are left alone, and
     // the answer is the same 200 either way, so nothing is learnt.
-    if let Some((rt, grant)) = grants::refresh_with_grant(db, value).await.map_err(OAuthError::from)? {
-        if grant.client_id == client.id && grants::revoke_grant(&mut tx, &rt.grant_id, "revoked by the client").await.map_err(OAuthError::from)? {
-            log_revocation(&mut tx, &client, &format!("connection {} revoked by the client", grant.id)).await?;
+    if let Some((rt, grant)) = grants::refresh_with_grant(db, value)
+        .await
+        .map_err(OAuthError::from)?
+    {
+        if grant.client_id == client.id
+            && grants::revoke_grant(&mut tx, &rt.grant_id, "revoked by the client")
+                .await
+                .map_err(OAuthError::from)?
+        {
+            log_revocation(
+                &mut tx,
+                &client,
+                &format!("connection {} revoked by the client", grant.id),
+            )
+            .await?;
         }
-    } else if let Some(at) = grants::access_token_by_value(db, value).await.map_err(OAuthError::from)?
+    } else if let Some(at) = grants::access_token_by_value(db, value)
+        .await
+        .map_err(OAuthError::from)?
         && at.client_id.as_deref() == Some(client.id.as_str())
         && at.revoked_at.is_none()
     {
-        grants::revoke_access_token(&mut tx, &at.id).await.map_err(OAuthError::from)?;
-        log_revocation(&mut tx, &client, "an access token was revoked by the client").await?;
+        grants::revoke_access_token(&mut tx, &at.id)
+            .await
+            .map_err(OAuthError::from)?;
+        log_revocation(
+            &mut tx,
+            &client,
+            "an access token was revoked by the client",
+        )
+        .await?;
     }
     tx.commit().await.map_err(OAuthError::from)?;
     Ok(json_no_store(StatusCode::OK, &json!({})))
@@ -225,7 +262,11 @@ fn unix(rfc3339: &str) -> Option<i64> {
         .map(|t| t.timestamp())
 }
 
-async fn introspect_endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn introspect_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let form = form(&headers, &body)?;
     let client = client_from(&state, &headers, &form).await?;
     let value = form
@@ -238,8 +279,12 @@ async fn introspect_endpoint(State(state): State<AppState>, headers: HeaderMap, 
     let at = now();
     let inactive = json!({"active": false});
     // A client learns only about tokens of its own tenant.
-    let body = if let Some(t) = grants::access_token_by_value(db, value).await.map_err(OAuthError::from)? {
-        let live = t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| e > at.as_str());
+    let body = if let Some(t) = grants::access_token_by_value(db, value)
+        .await
+        .map_err(OAuthError::from)?
+    {
+        let live =
+            t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| e > at.as_str());
         if live && t.tenant_id == client.tenant_id {
             let mut b = json!({
                 "active": true,
@@ -260,7 +305,10 @@ async fn introspect_endpoint(State(state): State<AppState>, headers: HeaderMap, 
         } else {
             inactive
         }
-    } else if let Some((rt, grant)) = grants::refresh_with_grant(db, value).await.map_err(OAuthError::from)? {
+    } else if let Some((rt, grant)) = grants::refresh_with_grant(db, value)
+        .await
+        .map_err(OAuthError::from)?
+    {
         let live = rt.revoked_at.is_none()
             && rt.used_at.is_none()
             && grant.revoked_at.is_none()
@@ -317,10 +365,14 @@ async fn resource_metadata(State(state): State<AppState>) -> Response {
 
 fn json_public(body: &Value) -> Response {
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     resp
 }
 

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{Extension, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use scim::{ResourceKind, ScimError, schema};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::audit::CallerSlot;
 use crate::provision::list::{ListParams, Page};
 use crate::provision::{self, Ctx, Resource};
 use crate::store::activity::Actor;
@@ -188,10 +189,14 @@ impl FromRequestParts<AppState> for ScimCaller {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let actor = Actor::token(&auth.token_id, &auth.token_name);
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.set(&auth.tenant_id, &actor);
+        }
         Ok(ScimCaller(Ctx {
             db: state.db().clone(),
             tenant_id: auth.tenant_id,
-            actor: Actor::token(&auth.token_id, &auth.token_name),
+            actor,
             base_url: state.scim_base(),
             request_id,
         }))
@@ -202,14 +207,19 @@ impl FromRequestParts<AppState> for ScimCaller {
 /// protected resource's metadata (RFC 9728 §5.1), so clients can discover
 /// the authorization server.
 fn unauthorized(state: &AppState, detail: &str, invalid_token: bool) -> Response {
-    let mut resp = scim_json(StatusCode::UNAUTHORIZED, &ScimError::unauthorized(detail).to_json());
+    let mut resp = scim_json(
+        StatusCode::UNAUTHORIZED,
+        &ScimError::unauthorized(detail).to_json(),
+    );
     let metadata = format!(
         "{}{}{PREFIX}",
         state.public_url(),
         super::oauth::RESOURCE_METADATA_PATH
     );
     let challenge = if invalid_token {
-        format!("Bearer realm=\"scimgate\", error=\"invalid_token\", resource_metadata=\"{metadata}\"")
+        format!(
+            "Bearer realm=\"scimgate\", error=\"invalid_token\", resource_metadata=\"{metadata}\""
+        )
     } else {
         format!("Bearer realm=\"scimgate\", resource_metadata=\"{metadata}\"")
     };
@@ -282,7 +292,46 @@ impl axum::extract::FromRequest<AppState> for ScimBody {
                 e.column()
             ))
         })?;
+        if let Some(at) = nul_at(&value, "") {
+            return Err(ScimError::invalid_value(format!(
+                "{at} contains a NUL character (\\u0000), which no attribute may hold; remove it"
+            ))
+            .into());
+        }
         Ok(ScimBody(value))
+    }
+}
+
+/// Where in a body a NUL character occurs (a key or a string), as a JSON
+/// path. PostgreSQL text cannot hold NUL, so such a value would be accepted
+/// on SQLite and fail on PostgreSQL: it is refused up front on both.
+fn nul_at(v: &Value, at: &str) -> Option<String> {
+    let here = || {
+        if at.is_empty() {
+            "the body".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    match v {
+        Value::String(s) => s.contains('\0').then(here),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, &format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(format!("the attribute name {path:?}"))
+            } else {
+                nul_at(x, &path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -476,7 +525,12 @@ async fn search_root(
     // Fetch each type's matches up to the end of the requested page.
     let mut all_params = params.clone();
     all_params.start_index = 1;
-    all_params.count = Some((start - 1 + count).min(cfg.max_page_size * 10));
+    // Saturating: startIndex and count are the client's numbers, up to i64::MAX.
+    all_params.count = Some(
+        (start - 1)
+            .saturating_add(count)
+            .min(cfg.max_page_size.saturating_mul(10)),
+    );
     let users =
         provision::list::list(&ctx, ResourceKind::User, &all_params, count, i64::MAX).await?;
     let groups =
@@ -553,12 +607,14 @@ async fn get_resource(
 
 async fn create_resource(
     ScimCaller(ctx): ScimCaller,
+    Extension(slot): Extension<CallerSlot>,
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> ApiResult {
     let kind = kind_of(&resource)?;
     let params = read_params(query.as_deref())?;
+    slot.recorded_by_provision();
     let r = provision::create(&ctx, kind, body).await?;
     Ok(with_resource_headers(
         scim_json(StatusCode::CREATED, &project(kind, &r, &params)),
@@ -568,6 +624,7 @@ async fn create_resource(
 
 async fn replace_resource(
     ScimCaller(ctx): ScimCaller,
+    Extension(slot): Extension<CallerSlot>,
     Path((resource, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -575,6 +632,7 @@ async fn replace_resource(
 ) -> ApiResult {
     let kind = kind_of(&resource)?;
     let params = read_params(query.as_deref())?;
+    slot.recorded_by_provision();
     let r = provision::replace(&ctx, kind, &id, body, if_match(&headers).as_deref()).await?;
     Ok(with_resource_headers(
         scim_json(StatusCode::OK, &project(kind, &r, &params)),
@@ -584,6 +642,7 @@ async fn replace_resource(
 
 async fn patch_resource(
     ScimCaller(ctx): ScimCaller,
+    Extension(slot): Extension<CallerSlot>,
     Path((resource, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -591,6 +650,7 @@ async fn patch_resource(
 ) -> ApiResult {
     let kind = kind_of(&resource)?;
     let params = read_params(query.as_deref())?;
+    slot.recorded_by_provision();
     let r = provision::patch(&ctx, kind, &id, body, if_match(&headers).as_deref()).await?;
     // Groups answer 204 as Entra expects (their member list can be huge);
     // a client that asks for attributes gets them.
@@ -620,10 +680,12 @@ async fn patch_resource(
 
 async fn delete_resource(
     ScimCaller(ctx): ScimCaller,
+    Extension(slot): Extension<CallerSlot>,
     Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
     let kind = kind_of(&resource)?;
+    slot.recorded_by_provision();
     provision::delete(&ctx, kind, &id, if_match(&headers).as_deref()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -817,5 +879,26 @@ mod tests {
         let e = read_params(Some("count=abc")).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.detail.contains("count"));
+    }
+
+    #[test]
+    fn nul_characters_are_found_with_their_path() {
+        assert_eq!(
+            nul_at(&json!({"userName": "a", "emails": [{"value": "b"}]}), ""),
+            None
+        );
+        assert_eq!(
+            nul_at(
+                &json!({"emails": [{"type": "work"}, {"value": "b\u{0}"}]}),
+                ""
+            )
+            .as_deref(),
+            Some("emails[1].value")
+        );
+        assert_eq!(
+            nul_at(&json!({"a\u{0}": 1}), "").as_deref(),
+            Some("the attribute name \"a\\0\"")
+        );
+        assert_eq!(nul_at(&json!("\u{0}"), "").as_deref(), Some("the body"));
     }
 }

@@ -28,7 +28,10 @@ pub struct AuthzRequest {
 #[derive(Debug, Clone)]
 pub enum AuthzError {
     /// Shown to the person; the client cannot be trusted with a redirect.
-    Page { title: String, message: String },
+    Page {
+        title: String,
+        message: String,
+    },
     /// Sent back to the client's redirect URI (`error`, `error_description`,
     /// `state`).
     Redirect(String),
@@ -66,7 +69,12 @@ pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzReque
                 "The authorization request has no client_id. Start again from your identity provider's Authorize button.",
             ));
         }
-        Err(_) => return Err(page("Invalid request", "client_id was sent more than once.")),
+        Err(_) => {
+            return Err(page(
+                "Invalid request",
+                "client_id was sent more than once.",
+            ));
+        }
     };
     let client = match clients::by_id(db, client_id).await? {
         Some(c) if c.revoked_at.is_none() => c,
@@ -102,7 +110,12 @@ pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzReque
                 ));
             }
         },
-        Err(_) => return Err(page("Invalid request", "redirect_uri was sent more than once.")),
+        Err(_) => {
+            return Err(page(
+                "Invalid request",
+                "redirect_uri was sent more than once.",
+            ));
+        }
     };
     // From here on, errors go back to the (now trusted) redirect URI.
     let state = match single(params, "state") {
@@ -118,7 +131,10 @@ pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzReque
         code_challenge: None,
     };
     let fail = |req: &AuthzRequest, code: &str, description: &str| {
-        AuthzError::Redirect(redirect_url(req, &[("error", code), ("error_description", description)]))
+        AuthzError::Redirect(redirect_url(
+            req,
+            &[("error", code), ("error_description", description)],
+        ))
     };
     for name in [
         "state",
@@ -217,7 +233,9 @@ pub async fn approve(
             redirect_uri_sent: req.redirect_uri_sent,
             scope: SCOPE.to_string(),
             code_challenge: req.code_challenge.clone(),
-            expires_at: format_time(chrono::Utc::now() + chrono::Duration::seconds(settings.code_secs)),
+            expires_at: format_time(
+                chrono::Utc::now() + chrono::Duration::seconds(settings.code_secs),
+            ),
             used_at: None,
             grant_id: None,
         },
@@ -242,7 +260,12 @@ pub async fn approve(
 }
 
 /// The admin denied: tell the client so.
-pub async fn deny(db: &Db, req: &AuthzRequest, admin_id: &str, admin_email: &str) -> Result<String, SqlError> {
+pub async fn deny(
+    db: &Db,
+    req: &AuthzRequest,
+    admin_id: &str,
+    admin_email: &str,
+) -> Result<String, SqlError> {
     let actor = Actor {
         kind: "admin",
         id: Some(admin_id.to_string()),
@@ -252,7 +275,10 @@ pub async fn deny(db: &Db, req: &AuthzRequest, admin_id: &str, admin_email: &str
         db,
         &Entry::new(&req.client.tenant_id, &actor, "oauth.consent.deny", 403)
             .resource("Client", &req.client.id, &req.client.name)
-            .detail(format!("{admin_email} denied the connection of {:?}", req.client.name)),
+            .detail(format!(
+                "{admin_email} denied the connection of {:?}",
+                req.client.name
+            )),
     )
     .await?;
     Ok(redirect_url(

@@ -42,7 +42,10 @@ mod tests {
         assert_eq!(s256(verifier), challenge);
         assert!(valid_challenge(challenge));
         assert!(verify(verifier, challenge));
-        assert!(!verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
+        assert!(!verify(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
     }
 
     #[test]

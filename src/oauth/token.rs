@@ -84,7 +84,8 @@ pub fn parse(
             }
         }
         (None, Some(secret)) => Credentials {
-            client_id: form_id.ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?,
+            client_id: form_id
+                .ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?,
             client_secret: secret,
             basic: false,
         },
@@ -95,8 +96,8 @@ pub fn parse(
             ));
         }
     };
-    let grant_type = get("grant_type")?
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
+    let grant_type =
+        get("grant_type")?.ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
     let req = match grant_type.as_str() {
         "authorization_code" => TokenRequest::AuthorizationCode {
             code: get("code")?.ok_or_else(|| OAuthError::invalid_request("code is missing"))?,
@@ -128,7 +129,13 @@ fn client_actor(client: &Client) -> Actor {
     }
 }
 
-async fn log(tx: &mut Tx, client: &Client, operation: &str, status: u16, detail: String) -> Result<(), OAuthError> {
+async fn log(
+    tx: &mut Tx,
+    client: &Client,
+    operation: &str,
+    status: u16,
+    detail: String,
+) -> Result<(), OAuthError> {
     activity::record(
         tx,
         &Entry::new(&client.tenant_id, &client_actor(client), operation, status)
@@ -152,14 +159,23 @@ pub async fn exchange(
             redirect_uri,
             code_verifier,
         } => authorization_code(db, settings, client, &code, redirect_uri, code_verifier).await,
-        TokenRequest::RefreshToken { refresh_token } => refresh(db, settings, client, &refresh_token).await,
+        TokenRequest::RefreshToken { refresh_token } => {
+            refresh(db, settings, client, &refresh_token).await
+        }
         TokenRequest::ClientCredentials => client_credentials(db, settings, client).await,
     }
 }
 
-async fn issue_pair(tx: &mut Tx, settings: &Settings, client: &Client, grant: &Grant) -> Result<TokenResponse, OAuthError> {
-    let access = grants::issue_access_token(tx, grant, &client.name, settings.access_token_secs).await?;
-    let (_, refresh) = grants::issue_refresh_token(tx, &grant.id, settings.refresh_token_secs).await?;
+async fn issue_pair(
+    tx: &mut Tx,
+    settings: &Settings,
+    client: &Client,
+    grant: &Grant,
+) -> Result<TokenResponse, OAuthError> {
+    let access =
+        grants::issue_access_token(tx, grant, &client.name, settings.access_token_secs).await?;
+    let (_, refresh) =
+        grants::issue_refresh_token(tx, &grant.id, settings.refresh_token_secs).await?;
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -206,16 +222,25 @@ async fn authorization_code(
         Some("the authorization code was issued to another client")
     } else if code.expires_at.as_str() <= now().as_str() {
         Some("the authorization code has expired; authorize again")
-    } else if code.redirect_uri_sent && redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
-        Some("redirect_uri must be sent and equal the one of the authorization request")
-    } else if !code.redirect_uri_sent && redirect_uri.as_deref().is_some_and(|r| r != code.redirect_uri) {
+    } else if redirect_uri
+        .as_deref()
+        .is_some_and(|r| r != code.redirect_uri)
+    {
+        // RFC 6749 §4.1.3 wants redirect_uri repeated when the authorization
+        // request had one; Entra's documentation does not promise it does.
+        // A missing one is accepted (the code is already bound to the client
+        // and to an exactly registered URI); a different one never is.
         Some("redirect_uri differs from the one the code was issued for")
     } else {
         match (&code.code_challenge, &verifier) {
             (Some(challenge), Some(v)) if pkce::verify(v, challenge) => None,
             (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
-            (Some(_), None) => Some("code_verifier is required: the authorization request sent a code_challenge"),
-            (None, Some(_)) => Some("code_verifier was sent but the authorization request had no code_challenge"),
+            (Some(_), None) => {
+                Some("code_verifier is required: the authorization request sent a code_challenge")
+            }
+            (None, Some(_)) => {
+                Some("code_verifier was sent but the authorization request had no code_challenge")
+            }
             (None, None) => None,
         }
     };
@@ -239,34 +264,66 @@ async fn authorization_code(
         client,
         "oauth.token.issue",
         200,
-        format!("authorization code exchanged; connection {} opened", grant.id),
+        format!(
+            "authorization code exchanged; connection {} opened",
+            grant.id
+        ),
     )
     .await?;
     tx.commit().await?;
     Ok(resp)
 }
 
-async fn refresh(db: &Db, settings: &Settings, client: &Client, value: &str) -> Result<TokenResponse, OAuthError> {
-    let unknown = || OAuthError::invalid_grant("the refresh token is unknown, expired or revoked; authorize again");
+async fn refresh(
+    db: &Db,
+    settings: &Settings,
+    client: &Client,
+    value: &str,
+) -> Result<TokenResponse, OAuthError> {
+    let unknown = || {
+        OAuthError::invalid_grant(
+            "the refresh token is unknown, expired or revoked; authorize again",
+        )
+    };
     let mut tx = db.begin().await?;
-    let Some(rt) = grants::refresh_by_value(&mut tx, db.backend().for_update(), value).await? else {
+    let Some(rt) = grants::refresh_by_value(&mut tx, db.backend().for_update(), value).await?
+    else {
         return Err(unknown());
     };
     let Some(grant) = grants::grant_in_tx(&mut tx, &rt.grant_id).await? else {
         return Err(unknown());
     };
     if grant.client_id != client.id {
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
-    if grant.revoked_at.is_some() || rt.revoked_at.is_some() || rt.expires_at.as_str() <= now().as_str() {
+    if grant.revoked_at.is_some()
+        || rt.revoked_at.is_some()
+        || rt.expires_at.as_str() <= now().as_str()
+    {
         return Err(unknown());
     }
     if rt.used_at.is_none() {
-        let (new_id, new_value) = grants::issue_refresh_token(&mut tx, &grant.id, settings.refresh_token_secs).await?;
+        let (new_id, new_value) =
+            grants::issue_refresh_token(&mut tx, &grant.id, settings.refresh_token_secs).await?;
         if grants::mark_refresh_used(&mut tx, &rt.id, &new_id).await? {
-            let access = grants::issue_access_token(&mut tx, &grant, &client.name, settings.access_token_secs).await?;
+            let access = grants::issue_access_token(
+                &mut tx,
+                &grant,
+                &client.name,
+                settings.access_token_secs,
+            )
+            .await?;
             grants::touch_grant(&mut tx, &grant.id).await?;
-            log(&mut tx, client, "oauth.token.refresh", 200, format!("connection {} refreshed", grant.id)).await?;
+            log(
+                &mut tx,
+                client,
+                "oauth.token.refresh",
+                200,
+                format!("connection {} refreshed", grant.id),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(TokenResponse {
                 access_token: access,
@@ -278,7 +335,8 @@ async fn refresh(db: &Db, settings: &Settings, client: &Client, value: &str) -> 
         }
         // Another request used it between our read and our write: reuse.
     }
-    let grace_cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(settings.refresh_grace_secs));
+    let grace_cutoff =
+        format_time(chrono::Utc::now() - chrono::Duration::seconds(settings.refresh_grace_secs));
     let used_at = rt.used_at.clone().unwrap_or_else(now);
     let successor = match &rt.replaced_by {
         Some(id) => grants::refresh_by_id(&mut tx, id).await?,
@@ -294,9 +352,12 @@ async fn refresh(db: &Db, settings: &Settings, client: &Client, value: &str) -> 
         if let Some(s) = &successor {
             grants::revoke_refresh(&mut tx, &s.id).await?;
         }
-        let (new_id, new_value) = grants::issue_refresh_token(&mut tx, &grant.id, settings.refresh_token_secs).await?;
+        let (new_id, new_value) =
+            grants::issue_refresh_token(&mut tx, &grant.id, settings.refresh_token_secs).await?;
         grants::repoint_refresh(&mut tx, &rt.id, &new_id).await?;
-        let access = grants::issue_access_token(&mut tx, &grant, &client.name, settings.access_token_secs).await?;
+        let access =
+            grants::issue_access_token(&mut tx, &grant, &client.name, settings.access_token_secs)
+                .await?;
         grants::touch_grant(&mut tx, &grant.id).await?;
         log(
             &mut tx,
@@ -336,7 +397,11 @@ async fn refresh(db: &Db, settings: &Settings, client: &Client, value: &str) -> 
     ))
 }
 
-async fn client_credentials(db: &Db, settings: &Settings, client: &Client) -> Result<TokenResponse, OAuthError> {
+async fn client_credentials(
+    db: &Db,
+    settings: &Settings,
+    client: &Client,
+) -> Result<TokenResponse, OAuthError> {
     let mut tx = db.begin().await?;
     let grant = match grants::client_credentials_grant(&mut tx, &client.id).await? {
         Some(g) => g,
@@ -352,7 +417,9 @@ async fn client_credentials(db: &Db, settings: &Settings, client: &Client) -> Re
             .await?
         }
     };
-    let access = grants::issue_access_token(&mut tx, &grant, &client.name, settings.access_token_secs).await?;
+    let access =
+        grants::issue_access_token(&mut tx, &grant, &client.name, settings.access_token_secs)
+            .await?;
     grants::touch_grant(&mut tx, &grant.id).await?;
     log(
         &mut tx,
@@ -377,13 +444,20 @@ mod tests {
     use super::*;
 
     fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_each_grant_with_either_client_authentication() {
         let (req, creds) = parse(
-            &form(&[("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://x/cb")]),
+            &form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "c"),
+                ("redirect_uri", "https://x/cb"),
+            ]),
             Some(("id".into(), "secret".into())),
         )
         .unwrap();
@@ -408,28 +482,48 @@ mod tests {
         .unwrap();
         assert!(!creds.basic);
         assert_eq!(creds.client_id, "id");
-        assert_eq!(req, TokenRequest::RefreshToken { refresh_token: "r".into() });
+        assert_eq!(
+            req,
+            TokenRequest::RefreshToken {
+                refresh_token: "r".into()
+            }
+        );
     }
 
     #[test]
     fn rejects_ambiguous_and_incomplete_requests() {
         let both = parse(
-            &form(&[("grant_type", "client_credentials"), ("client_id", "id"), ("client_secret", "s")]),
+            &form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "id"),
+                ("client_secret", "s"),
+            ]),
             Some(("id".into(), "s".into())),
         )
         .unwrap_err();
         assert_eq!(both.code, ErrorCode::InvalidRequest);
         let repeated = parse(
-            &form(&[("grant_type", "client_credentials"), ("grant_type", "client_credentials")]),
+            &form(&[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "client_credentials"),
+            ]),
             Some(("id".into(), "s".into())),
         )
         .unwrap_err();
         assert_eq!(repeated.code, ErrorCode::InvalidRequest);
         let none = parse(&form(&[("grant_type", "client_credentials")]), None).unwrap_err();
         assert_eq!(none.code, ErrorCode::InvalidClient);
-        let unknown = parse(&form(&[("grant_type", "password")]), Some(("i".into(), "s".into()))).unwrap_err();
+        let unknown = parse(
+            &form(&[("grant_type", "password")]),
+            Some(("i".into(), "s".into())),
+        )
+        .unwrap_err();
         assert_eq!(unknown.code, ErrorCode::UnsupportedGrantType);
-        let no_code = parse(&form(&[("grant_type", "authorization_code")]), Some(("i".into(), "s".into()))).unwrap_err();
+        let no_code = parse(
+            &form(&[("grant_type", "authorization_code")]),
+            Some(("i".into(), "s".into())),
+        )
+        .unwrap_err();
         assert_eq!(no_code.code, ErrorCode::InvalidRequest);
     }
 }

@@ -275,6 +275,13 @@ pub async fn list(
 ) -> Result<Page, ScimError> {
     let mut quirks = Quirks::new();
     let filter = match params.filter.as_deref().map(str::trim) {
+        // No stored value holds NUL, and PostgreSQL fails any query that
+        // compares with one: refuse it the same way on both databases.
+        Some(f) if f.contains('\0') => {
+            return Err(ScimError::invalid_filter(
+                "the filter contains a NUL character (\\u0000 or %00); remove it",
+            ));
+        }
         Some(f) if !f.is_empty() => {
             Some(scim::filter::parse_filter(f, &mut quirks).map_err(ScimError::from)?)
         }

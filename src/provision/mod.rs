@@ -1,6 +1,7 @@
 //! SCIM operations on a tenant's users and groups: the protocol core applied
 //! to the store, each write in one transaction with its activity entry.
 
+pub mod diff;
 pub mod list;
 pub mod represent;
 
@@ -162,6 +163,25 @@ fn uniqueness_error(kind: ResourceKind, label: &str) -> ScimError {
     }
 }
 
+/// The `changes` column: None when nothing changed.
+fn changes_json(changes: &[diff::Change]) -> Option<String> {
+    (!changes.is_empty()).then(|| diff::to_json(changes).to_string())
+}
+
+/// Up to 100 member ids for the log (a PATCH may carry thousands).
+fn sample(ids: &[String]) -> Value {
+    const MAX: usize = 100;
+    let mut v: Vec<Value> = ids
+        .iter()
+        .take(MAX)
+        .map(|i| Value::String(i.clone()))
+        .collect();
+    if ids.len() > MAX {
+        v.push(Value::String(format!("… and {} more", ids.len() - MAX)));
+    }
+    Value::Array(v)
+}
+
 /// User passwords are write-only in SCIM and scimgate authenticates nobody
 /// with them, so they are never stored, not even hashed: the attribute is
 /// dropped and named in the activity entry.
@@ -169,7 +189,8 @@ fn drop_password(n: &mut Normalized) {
     if let Some(obj) = n.doc.as_object_mut()
         && obj.remove("password").is_some()
     {
-        n.ignored.push("password (scimgate does not store passwords)".to_string());
+        n.ignored
+            .push("password (scimgate does not store passwords)".to_string());
     }
 }
 
@@ -307,9 +328,10 @@ async fn create_tx(
             .map_err(internal)?;
         detail.push_str(&format!(" with {added} members"));
     }
-    let entry = audit
+    let mut entry = audit
         .entry(201, Some(&row.id), &ix.name, quirks, &n.ignored)
         .detail(detail);
+    entry.changes = changes_json(&diff::diff(&Value::Object(Default::default()), &n.doc));
     activity::record(&mut tx, &entry).await.map_err(internal)?;
     tx.commit().await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -361,6 +383,7 @@ async fn replace_tx(
             .map_err(internal)?
             .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
+    let before = parse_doc(&row);
     let ix = represent::indexed(kind, &n.doc);
     let at = now();
     row.doc = n.doc.to_string();
@@ -382,9 +405,10 @@ async fn replace_tx(
             .map_err(internal)?;
         detail.push_str(&format!("; members set to {added}"));
     }
-    let entry = audit
+    let mut entry = audit
         .entry(200, Some(id), &ix.name, quirks, &n.ignored)
         .detail(detail);
+    entry.changes = changes_json(&diff::diff(&before, &n.doc));
     activity::record(&mut tx, &entry).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     build(ctx, kind, &row, true).await
@@ -440,6 +464,7 @@ async fn patch_tx(
 
     let (mut added, mut removed) = (0u64, 0u64);
     let mut cleared = false;
+    let (mut added_ids, mut removed_ids): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for change in &member_changes {
         match change {
             MemberChange::Add(ids) => {
@@ -447,11 +472,13 @@ async fn patch_tx(
                 added += members::add(&mut tx, &ctx.tenant_id, id, &found, &at)
                     .await
                     .map_err(internal)?;
+                added_ids.extend(found.into_iter().map(|(m, _)| m));
             }
             MemberChange::Remove(ids) => {
                 removed += members::remove(&mut tx, &ctx.tenant_id, id, ids)
                     .await
                     .map_err(internal)?;
+                removed_ids.extend(ids.iter().cloned());
             }
             MemberChange::RemoveAll => {
                 removed += members::remove_all(&mut tx, &ctx.tenant_id, id)
@@ -483,6 +510,7 @@ async fn patch_tx(
                 removed += members::remove(&mut tx, &ctx.tenant_id, id, &ids)
                     .await
                     .map_err(internal)?;
+                removed_ids.extend(ids);
             }
         }
     }
@@ -517,9 +545,22 @@ async fn patch_tx(
     } else {
         detail.push_str("; no change");
     }
-    let entry = audit
+    let mut entry = audit
         .entry(200, Some(id), &label, quirks, &ignored)
         .detail(detail);
+    let mut changes = diff::diff(&before, &n.doc);
+    if !added_ids.is_empty() || !removed_ids.is_empty() || cleared {
+        changes.push(diff::Change {
+            path: "members".to_string(),
+            before: if cleared {
+                Value::String("all members removed".into())
+            } else {
+                sample(&removed_ids)
+            },
+            after: sample(&added_ids),
+        });
+    }
+    entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     build(ctx, kind, &row, kind == ResourceKind::User).await

@@ -50,6 +50,10 @@ pub struct Entry {
     pub ignored_attributes: Option<String>,
     pub request_id: Option<String>,
     pub latency_ms: Option<i64>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// JSON array of `{"path", "before", "after"}`.
+    pub changes: Option<String>,
 }
 
 impl Entry {
@@ -67,6 +71,9 @@ impl Entry {
             ignored_attributes: None,
             request_id: None,
             latency_ms: None,
+            method: None,
+            path: None,
+            changes: None,
         }
     }
 
@@ -110,35 +117,71 @@ pub async fn record_alone(db: &Db, entry: &Entry) -> Result<(), SqlError> {
     insert(db.writer(), entry).await
 }
 
+const INSERT_SQL: &str =
+    "INSERT INTO activity (tenant_id, at, actor_kind, actor_id, actor_label, operation,
+        resource_type, resource_id, resource_label, status, outcome, detail, quirks,
+        ignored_attributes, request_id, latency_ms, method, path, changes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+
 async fn insert<'e, E>(executor: E, entry: &Entry) -> Result<(), SqlError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "INSERT INTO activity (tenant_id, at, actor_kind, actor_id, actor_label, operation,
-            resource_type, resource_id, resource_label, status, outcome, detail, quirks,
-            ignored_attributes, request_id, latency_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(&entry.tenant_id)
-    .bind(now())
-    .bind(entry.actor.kind)
-    .bind(&entry.actor.id)
-    .bind(&entry.actor.label)
-    .bind(&entry.operation)
-    .bind(&entry.resource_type)
-    .bind(&entry.resource_id)
-    .bind(&entry.resource_label)
-    .bind(i64::from(entry.status))
-    .bind(entry.outcome())
-    .bind(&entry.detail)
-    .bind(&entry.quirks)
-    .bind(&entry.ignored_attributes)
-    .bind(&entry.request_id)
-    .bind(entry.latency_ms)
-    .execute(executor)
-    .await?;
+    bind(sqlx::query(INSERT_SQL), entry, &now())
+        .execute(executor)
+        .await?;
     Ok(())
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    entry: &'q Entry,
+    at: &str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&entry.tenant_id)
+        .bind(at.to_string())
+        .bind(entry.actor.kind)
+        .bind(&entry.actor.id)
+        .bind(&entry.actor.label)
+        .bind(&entry.operation)
+        .bind(&entry.resource_type)
+        .bind(&entry.resource_id)
+        .bind(&entry.resource_label)
+        .bind(i64::from(entry.status))
+        .bind(entry.outcome())
+        .bind(&entry.detail)
+        .bind(&entry.quirks)
+        .bind(&entry.ignored_attributes)
+        .bind(&entry.request_id)
+        .bind(entry.latency_ms)
+        .bind(&entry.method)
+        .bind(&entry.path)
+        .bind(&entry.changes)
+}
+
+/// Writes many entries (with the times they happened) in one transaction.
+/// Used for the read log, which is written in batches off the request path.
+pub async fn record_batch(db: &Db, entries: &[(String, Entry)]) -> Result<(), SqlError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for (at, entry) in entries {
+        bind(sqlx::query(INSERT_SQL), entry, at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Deletes entries older than `days` days; returns how many.
+pub async fn purge_older_than(db: &Db, days: i64) -> Result<u64, SqlError> {
+    let cutoff = super::format_time(chrono::Utc::now() - chrono::Duration::days(days));
+    Ok(sqlx::query("DELETE FROM activity WHERE at < $1")
+        .bind(cutoff)
+        .execute(db.writer())
+        .await?
+        .rows_affected())
 }
 
 /// A stored entry, as read back.
@@ -158,13 +201,19 @@ pub struct Recorded {
     pub detail: Option<String>,
     pub quirks: Option<String>,
     pub ignored_attributes: Option<String>,
+    pub request_id: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub changes: Option<String>,
 }
 
 /// The newest entries of a tenant, newest first.
 pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded>, SqlError> {
     let rows = sqlx::query(
         "SELECT id, at, actor_kind, actor_id, actor_label, operation, resource_type, resource_id,
-                resource_label, status, outcome, detail, quirks, ignored_attributes
+                resource_label, status, outcome, detail, quirks, ignored_attributes,
+                request_id, latency_ms, method, path, changes
          FROM activity WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(tenant_id)
@@ -188,6 +237,11 @@ pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded
                 detail: r.try_get("detail")?,
                 quirks: r.try_get("quirks")?,
                 ignored_attributes: r.try_get("ignored_attributes")?,
+                request_id: r.try_get("request_id")?,
+                latency_ms: r.try_get("latency_ms")?,
+                method: r.try_get("method")?,
+                path: r.try_get("path")?,
+                changes: r.try_get("changes")?,
             })
         })
         .collect()

@@ -152,13 +152,14 @@ pub async fn list(db: &Db, tenant_id: Option<&str>) -> Result<Vec<Admin>, SqlErr
 /// Sets a new password hash. Sessions opened before this moment are no
 /// longer honoured (they carry the old `password_changed_at`).
 pub async fn set_password(db: &Db, id: &str, password_hash: &str) -> Result<bool, SqlError> {
-    let n = sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(now())
-        .bind(id)
-        .execute(db.writer())
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now())
+            .bind(id)
+            .execute(db.writer())
+            .await?
+            .rows_affected();
     Ok(n > 0)
 }
 

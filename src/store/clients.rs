@@ -55,7 +55,8 @@ impl SecretInfo {
 }
 
 const CLIENT_COLUMNS: &str = "id, tenant_id, name, redirect_uris, created_at, revoked_at";
-const SECRET_COLUMNS: &str = "id, client_id, hint, created_at, expires_at, revoked_at, last_used_at";
+const SECRET_COLUMNS: &str =
+    "id, client_id, hint, created_at, expires_at, revoked_at, last_used_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> Result<Client, SqlError> {
     let uris: String = row.try_get("redirect_uris")?;
@@ -84,14 +85,17 @@ fn secret_from_row(row: &sqlx::any::AnyRow) -> Result<SecretInfo, SqlError> {
 /// Checks a redirect URI a client registers: absolute https (or http on a
 /// loopback host, for tools on the admin's own machine), no fragment.
 pub fn valid_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    let parsed =
+        url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
     if parsed.fragment().is_some() {
         return Err(format!("{uri:?} must not contain a fragment (#…)"));
     }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) => Ok(()),
-        _ => Err(format!("{uri:?} must use https (http is allowed only for localhost)")),
+        _ => Err(format!(
+            "{uri:?} must use https (http is allowed only for localhost)"
+        )),
     }
 }
 
@@ -184,7 +188,10 @@ pub async fn add_secret(
         &mut tx,
         &Entry::security(&client.tenant_id, actor, "client.secret.create")
             .resource("Client", &client.id, &client.name)
-            .detail(format!("client secret {} added, expires {}", info.hint, info.expires_at)),
+            .detail(format!(
+                "client secret {} added, expires {}",
+                info.hint, info.expires_at
+            )),
     )
     .await?;
     tx.commit().await?;
@@ -222,10 +229,12 @@ pub async fn revoke_secret(
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Client>, SqlError> {
-    let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
     row.as_ref().map(client_from_row).transpose()
 }
 
@@ -251,7 +260,11 @@ pub async fn secrets(db: &Db, client_id: &str) -> Result<Vec<SecretInfo>, SqlErr
 
 /// Authenticates a client by id and secret. Every active secret is compared
 /// (in constant time) so that the answer does not depend on which matched.
-pub async fn authenticate(db: &Db, client_id: &str, presented: &str) -> Result<Option<Client>, SqlError> {
+pub async fn authenticate(
+    db: &Db,
+    client_id: &str,
+    presented: &str,
+) -> Result<Option<Client>, SqlError> {
     if client_id.len() > 128 || presented.len() > 256 {
         return Ok(None);
     }

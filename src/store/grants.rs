@@ -27,8 +27,7 @@ pub struct Grant {
     pub last_used_at: Option<String>,
 }
 
-const GRANT_COLUMNS: &str =
-    "id, tenant_id, client_id, admin_id, kind, scope, created_at, revoked_at, revoked_reason, last_used_at";
+const GRANT_COLUMNS: &str = "id, tenant_id, client_id, admin_id, kind, scope, created_at, revoked_at, revoked_reason, last_used_at";
 
 fn grant_from_row(row: &sqlx::any::AnyRow) -> Result<Grant, SqlError> {
     Ok(Grant {
@@ -82,23 +81,30 @@ pub async fn create_grant(
 }
 
 pub async fn grant_in_tx(tx: &mut Tx, id: &str) -> Result<Option<Grant>, SqlError> {
-    let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
     row.as_ref().map(grant_from_row).transpose()
 }
 
 pub async fn grant(db: &Db, id: &str) -> Result<Option<Grant>, SqlError> {
-    let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
     row.as_ref().map(grant_from_row).transpose()
 }
 
 /// The client-credentials grant of a client, if one was opened.
-pub async fn client_credentials_grant(tx: &mut Tx, client_id: &str) -> Result<Option<Grant>, SqlError> {
+pub async fn client_credentials_grant(
+    tx: &mut Tx,
+    client_id: &str,
+) -> Result<Option<Grant>, SqlError> {
     let row = sqlx::query(&format!(
         "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE client_id = $1 AND kind = $2 AND revoked_at IS NULL
          ORDER BY created_at DESC LIMIT 1"
@@ -227,12 +233,14 @@ pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlErro
     if code.used_at.is_none() {
         // The conditional update makes "first use wins" hold across
         // instances even if two exchanges race.
-        let n = sqlx::query("UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-            .bind(now())
-            .bind(&hash)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Ok(Some(Code {
                 used_at: Some(now()),
@@ -315,7 +323,9 @@ pub async fn issue_refresh_token(
     .bind(grant_id)
     .bind(secret::hash(&value))
     .bind(now())
-    .bind(format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)))
+    .bind(format_time(
+        chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds),
+    ))
     .execute(&mut **tx)
     .await?;
     Ok((id, value))
@@ -384,11 +394,13 @@ pub async fn repoint_refresh(tx: &mut Tx, id: &str, replaced_by: &str) -> Result
 }
 
 pub async fn revoke_refresh(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -405,7 +417,10 @@ pub struct AccessTokenInfo {
     pub revoked_at: Option<String>,
 }
 
-pub async fn access_token_by_value(db: &Db, value: &str) -> Result<Option<AccessTokenInfo>, SqlError> {
+pub async fn access_token_by_value(
+    db: &Db,
+    value: &str,
+) -> Result<Option<AccessTokenInfo>, SqlError> {
     let row = sqlx::query(
         "SELECT id, tenant_id, kind, grant_id, client_id, created_at, expires_at, revoked_at
          FROM api_tokens WHERE token_hash = $1",
@@ -427,7 +442,10 @@ pub async fn access_token_by_value(db: &Db, value: &str) -> Result<Option<Access
 }
 
 /// A refresh token with its grant, for revocation and introspection.
-pub async fn refresh_with_grant(db: &Db, value: &str) -> Result<Option<(RefreshToken, Grant)>, SqlError> {
+pub async fn refresh_with_grant(
+    db: &Db,
+    value: &str,
+) -> Result<Option<(RefreshToken, Grant)>, SqlError> {
     let row = sqlx::query(&format!(
         "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1"
     ))

@@ -15,8 +15,8 @@ pub mod members;
 pub mod resources;
 pub mod sessions;
 pub mod sql;
-pub mod throttle;
 pub mod tenants;
+pub mod throttle;
 pub mod tokens;
 
 use std::str::FromStr;

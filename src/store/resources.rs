@@ -44,12 +44,22 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Row, SqlError> {
     })
 }
 
+/// Whether `id` could be the id of a stored row. PostgreSQL cannot even
+/// compare text holding NUL (it fails the query), so such an id, which no
+/// row can have, is answered as "no such resource" on both databases.
+pub fn storable_id(id: &str) -> bool {
+    !id.contains('\0')
+}
+
 pub async fn get(
     db: &Db,
     table: Table,
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Row>, SqlError> {
+    if !storable_id(id) {
+        return Ok(None);
+    }
     let row = sqlx::query(&format!(
         "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2",
         table.name()
@@ -70,6 +80,9 @@ pub async fn get_for_update(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Row>, SqlError> {
+    if !storable_id(id) {
+        return Ok(None);
+    }
     let row = sqlx::query(&format!(
         "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2{}",
         table.name(),
@@ -127,7 +140,17 @@ pub async fn query(
     sql.binds = body.binds;
     let col = table.column(order.column).unwrap_or("created_at");
     let dir = if order.descending { "DESC" } else { "ASC" };
-    sql.push(&format!(" ORDER BY {col} {dir}, id {dir}"));
+    // Byte order on both engines: SQLite compares text as bytes, while
+    // PostgreSQL would follow the database's locale (where "émile" sorts
+    // before "zed"), so pages would differ between the two and from the
+    // filters the protocol core sorts in memory.
+    let collate = match db.backend() {
+        Backend::Postgres => " COLLATE \"C\"",
+        Backend::Sqlite => "",
+    };
+    sql.push(&format!(
+        " ORDER BY {col}{collate} {dir}, id{collate} {dir}"
+    ));
     if let Some(limit) = limit {
         sql.push(" LIMIT ");
         sql.bind(SqlValue::Int(limit));

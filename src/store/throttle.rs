@@ -46,11 +46,15 @@ pub enum Verdict {
 }
 
 pub async fn check(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlError> {
-    let row = sqlx::query("SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1")
-        .bind(key)
-        .fetch_optional(db.reader())
-        .await?;
-    let Some(row) = row else { return Ok(Verdict::Allow) };
+    let row = sqlx::query(
+        "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1",
+    )
+    .bind(key)
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(row) = row else {
+        return Ok(Verdict::Allow);
+    };
     let at = now();
     let locked: Option<String> = row.try_get("locked_until")?;
     if let Some(until) = locked
@@ -84,7 +88,11 @@ pub async fn record_failure(db: &Db, key: &str, policy: Policy) -> Result<(), Sq
         Some(r) => {
             let ws: String = r.try_get("window_start")?;
             let f: i64 = r.try_get("failures")?;
-            if ws < cutoff { (1, at.clone()) } else { (f + 1, ws) }
+            if ws < cutoff {
+                (1, at.clone())
+            } else {
+                (f + 1, ws)
+            }
         }
         None => (1, at.clone()),
     };

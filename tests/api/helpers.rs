@@ -132,15 +132,35 @@ impl TestApp {
     }
 
     pub async fn spawn_sqlite() -> TestApp {
+        Self::spawn_sqlite_with(|_| {}).await
+    }
+
+    async fn spawn_sqlite_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("scimgate.db").display());
-        Self::start(Backend::Sqlite, &url, Some(dir), None).await
+        Self::start(Backend::Sqlite, &url, Some(dir), None, configure).await
+    }
+
+    /// As `spawn`, with the configuration changed first (short token
+    /// lifetimes, small limits…). None when the backend is not available.
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
+        match backend {
+            Backend::Sqlite => Some(Self::spawn_sqlite_with(configure).await),
+            Backend::Postgres => Self::spawn_postgres_with(configure).await,
+        }
     }
 
     /// A fresh database on the configured PostgreSQL server, or None (with a
     /// note) when none is configured.
     pub async fn spawn_postgres() -> Option<TestApp> {
+        Self::spawn_postgres_with(|_| {}).await
+    }
+
+    async fn spawn_postgres_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
         init();
         let Ok(admin_url) = std::env::var("SCIMGATE_TEST_POSTGRES_URL") else {
             eprintln!("PostgreSQL test skipped: SCIMGATE_TEST_POSTGRES_URL is not set");
@@ -153,7 +173,16 @@ impl TestApp {
             .await
             .expect("create test database");
         let url = database_url(&admin_url, &name);
-        Some(Self::start(Backend::Postgres, &url, None, Some((admin_url, name))).await)
+        Some(
+            Self::start(
+                Backend::Postgres,
+                &url,
+                None,
+                Some((admin_url, name)),
+                configure,
+            )
+            .await,
+        )
     }
 
     async fn start(
@@ -161,9 +190,11 @@ impl TestApp {
         url: &str,
         dir: Option<tempfile::TempDir>,
         pg: Option<(String, String)>,
+        configure: impl FnOnce(&mut Config),
     ) -> TestApp {
         let db = Db::connect(url).await.expect("connect test database");
-        let config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        let mut config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
         let server = Server::bind_with_db(config, db.clone())
             .await
             .expect("bind");
@@ -285,6 +316,36 @@ impl TestApp {
             .await;
         r.expect(201);
         r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Like [`TestApp::spawn_postgres`], on a database with a linguistic
+    /// (ICU English) collation as most production servers have, instead of
+    /// the test server's default.
+    pub async fn spawn_postgres_linguistic() -> Option<TestApp> {
+        init();
+        let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES_URL").ok()?;
+        let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection(&admin_url).await;
+        admin
+            .execute(
+                format!(
+                    "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'"
+                )
+                .as_str(),
+            )
+            .await
+            .expect("create test database with an ICU collation");
+        let url = database_url(&admin_url, &name);
+        Some(
+            Self::start(
+                Backend::Postgres,
+                &url,
+                None,
+                Some((admin_url, name)),
+                |_| {},
+            )
+            .await,
+        )
     }
 }
 

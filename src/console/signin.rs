@@ -1,0 +1,228 @@
+//! Signing in with e-mail and password, and signing out.
+//!
+//! Failed attempts are counted per account and per client address
+//! (`crate::store::throttle`): repeated failures are first slowed down, then
+//! refused for a while. A wrong password and an unknown account get the same
+//! answer, after the same argon2 work.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
+use crate::http::AppState;
+use crate::http::session::{self, csrf_token, require_csrf};
+use crate::http::web::ClientIp;
+use crate::store::activity::{self, Actor, Entry};
+use crate::store::admins::{self, Admin};
+use crate::store::throttle::{self, Verdict};
+
+/// The one message for every wrong e-mail/password combination.
+pub const WRONG_CREDENTIALS: &str = "E-mail or password is wrong.";
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub struct SignInPage {
+    pub csrf: String,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+    pub purpose: Option<&'static str>,
+}
+
+fn purpose_of(next: &str) -> Option<&'static str> {
+    next.starts_with("/oauth/authorize")
+        .then_some("Sign in to approve the connection your identity provider asked for.")
+}
+
+/// `GET /signin?next=…`
+pub async fn form(session: Session, uri: Uri) -> Result<Response, ConsoleError> {
+    let next = query_pairs(uri.query())
+        .into_iter()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let page = SignInPage {
+        csrf: csrf_token(&session).await?,
+        email: String::new(),
+        purpose: purpose_of(&next),
+        next,
+        error: None,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    csrf: Option<String>,
+    next: Option<String>,
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn admin_actor(admin: &Admin) -> Actor {
+    Actor {
+        kind: "admin",
+        id: Some(admin.id.clone()),
+        label: admin.email.clone(),
+    }
+}
+
+/// "10:05" for a lock ending at 10:04:30: the first whole minute at which
+/// signing in works again.
+fn minute_after(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => (t.with_timezone(&chrono::Utc) + chrono::Duration::seconds(59))
+            .format("%H:%M")
+            .to_string(),
+        Err(_) => "a few minutes".to_string(),
+    }
+}
+
+/// `POST /signin`
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    session: Session,
+    HtmlForm(form): HtmlForm<SignInForm>,
+) -> Result<Response, ConsoleError> {
+    require_csrf(&session, form.csrf.as_deref()).await?;
+    let db = state.db();
+    let email = form.email.trim().to_string();
+    let next = form.next.unwrap_or_default();
+    let account_key = format!("acct:{}", email.to_lowercase());
+    let address_key = format!("addr:{ip}");
+
+    let again = |status: StatusCode, error: String, csrf: String| {
+        render(
+            status,
+            &SignInPage {
+                csrf,
+                email: email.clone(),
+                purpose: purpose_of(&next),
+                next: next.clone(),
+                error: Some(error),
+            },
+        )
+    };
+
+    let verdicts = [
+        throttle::check(db, &account_key, throttle::ACCOUNT).await?,
+        throttle::check(db, &address_key, throttle::ADDRESS).await?,
+    ];
+    let locked_until = verdicts
+        .iter()
+        .filter_map(|v| match v {
+            Verdict::Locked(until) => Some(until.clone()),
+            _ => None,
+        })
+        .max();
+    if let Some(until) = locked_until {
+        tracing::warn!(account = %account_key, address = %address_key, "sign-in refused: too many failures");
+        let message = format!(
+            "Too many failed sign-ins. For your protection, signing in is paused; try again after {} UTC.",
+            minute_after(&until)
+        );
+        return Ok(again(
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+            csrf_token(&session).await?,
+        ));
+    }
+    let delay = verdicts
+        .iter()
+        .filter_map(|v| match v {
+            Verdict::Slow(ms) => Some(*ms),
+            _ => None,
+        })
+        .max();
+    if let Some(ms) = delay {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    let found = admins::by_email(db, &email).await?;
+    let (admin, hash) = match found {
+        Some((admin, hash)) => (Some(admin), hash),
+        None => (None, None),
+    };
+    // Verified even with no account or no password, against a dummy hash,
+    // so both cases take as long as a wrong password.
+    let password_ok = crate::password::verify(form.password, hash).await;
+
+    match admin {
+        Some(admin) if password_ok => {
+            throttle::reset(db, &account_key).await?;
+            session::sign_in(&session, &admin).await?;
+            if let Some(tenant) = &admin.tenant_id {
+                let mut entry = Entry::security(tenant, &admin_actor(&admin), "admin.signin")
+                    .resource("Admin", &admin.id, &admin.email)
+                    .detail(format!("{} signed in from {}", admin.email, ip));
+                entry.request_id = request_id(&headers);
+                activity::record_alone(db, &entry).await?;
+            }
+            tracing::info!(admin = %admin.id, "admin signed in");
+            Ok(see_other(safe_next(Some(&next))))
+        }
+        _ => {
+            throttle::record_failure(db, &account_key, throttle::ACCOUNT).await?;
+            throttle::record_failure(db, &address_key, throttle::ADDRESS).await?;
+            if let Some(admin) = &admin
+                && let Some(tenant) = &admin.tenant_id
+            {
+                let mut entry =
+                    Entry::new(tenant, &admin_actor(admin), "admin.signin.failure", 401)
+                        .resource("Admin", &admin.id, &admin.email)
+                        .detail(format!("wrong password for {} from {}", admin.email, ip));
+                entry.request_id = request_id(&headers);
+                activity::record_alone(db, &entry).await?;
+            }
+            Ok(again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                WRONG_CREDENTIALS.to_string(),
+                csrf_token(&session).await?,
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    csrf: Option<String>,
+}
+
+/// `POST /signout`
+pub async fn sign_out(
+    session: Session,
+    HtmlForm(form): HtmlForm<SignOutForm>,
+) -> Result<Response, ConsoleError> {
+    require_csrf(&session, form.csrf.as_deref()).await?;
+    session::sign_out(&session).await?;
+    Ok(see_other("/signin"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_end_rounds_up_to_the_minute() {
+        assert_eq!(minute_after("2026-11-02T10:04:30.000Z"), "10:05");
+        assert_eq!(minute_after("2026-11-02T10:04:00.000Z"), "10:04");
+        assert_eq!(minute_after("garbage"), "a few minutes");
+    }
+}

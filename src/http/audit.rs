@@ -1,0 +1,207 @@
+//! The read side of the activity log. Every SCIM request lands in the
+//! tenant's activity log: writes are recorded by `provision` in the same
+//! transaction as the change; everything else (reads, searches, discovery,
+//! and writes rejected before they reached `provision`) is recorded here,
+//! after the response, in batches off the request path so that Entra's hot
+//! read path never waits for a write.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::{mpsc, oneshot};
+
+use super::AppState;
+use crate::store::activity::{self, Actor, Entry};
+use crate::store::{Db, now};
+
+/// Entries waiting to be written; past this many, new ones are dropped (and
+/// counted in the logs) rather than slowing requests down.
+const QUEUE: usize = 20_000;
+const BATCH: usize = 500;
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// Filled by the bearer-token extractor with who is calling, so the
+/// middleware can attribute the request to a tenant after the handler ran;
+/// and flagged by write handlers when they hand the request to `provision`,
+/// which records every outcome itself.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot {
+    caller: Arc<Mutex<Option<(String, Actor)>>>,
+    recorded: Arc<AtomicBool>,
+}
+
+impl CallerSlot {
+    pub fn set(&self, tenant_id: &str, actor: &Actor) {
+        if let Ok(mut slot) = self.caller.lock() {
+            *slot = Some((tenant_id.to_string(), actor.clone()));
+        }
+    }
+
+    /// The request goes to `provision` now: it records the outcome.
+    pub fn recorded_by_provision(&self) {
+        self.recorded.store(true, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> Option<(String, Actor)> {
+        if self.recorded.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.caller.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// Writes read-log entries in the background.
+pub struct ActivityWriter {
+    tx: mpsc::Sender<(String, Entry)>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ActivityWriter {
+    pub fn start(db: Db) -> ActivityWriter {
+        let (tx, mut rx) = mpsc::channel::<(String, Entry)>(QUEUE);
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                let stopping = tokio::select! {
+                    got = rx.recv_many(&mut batch, BATCH) => got == 0,
+                    _ = &mut stop_rx => true,
+                };
+                if stopping {
+                    while let Ok(e) = rx.try_recv() {
+                        batch.push(e);
+                    }
+                }
+                if !batch.is_empty() {
+                    if let Err(e) = activity::record_batch(&db, &batch).await {
+                        tracing::error!(error = %e, entries = batch.len(), "could not write the read log");
+                    }
+                    batch.clear();
+                }
+                if stopping {
+                    break;
+                }
+                tokio::time::sleep(FLUSH_EVERY).await;
+            }
+        });
+        ActivityWriter {
+            tx,
+            stop: Mutex::new(Some(stop_tx)),
+            done: Mutex::new(Some(handle)),
+        }
+    }
+
+    pub fn log(&self, entry: Entry) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((now(), entry)) {
+            tracing::warn!("the read log is behind; an entry was dropped");
+        }
+    }
+
+    /// Writes what is queued and stops.
+    pub async fn close(&self) {
+        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+        let handle = self.done.lock().ok().and_then(|mut d| d.take());
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+}
+
+/// The operation name of a SCIM request, from its method and path.
+fn operation(method: &str, path: &str) -> String {
+    let rest = path.strip_prefix(super::scim::PREFIX).unwrap_or(path);
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let kind = match parts.first().copied() {
+        Some("Users") => "user",
+        Some("Groups") => "group",
+        Some(".search") => return "search".to_string(),
+        Some("Schemas" | "ResourceTypes" | "ServiceProviderConfig") => {
+            return "discovery".to_string();
+        }
+        _ => return "unknown".to_string(),
+    };
+    let verb = match (method, parts.get(1).copied()) {
+        ("POST", Some(".search")) => "search",
+        ("GET", None) => "list",
+        ("GET", Some(_)) => "get",
+        ("POST", None) => "create",
+        ("PUT", _) => "replace",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        _ => "other",
+    };
+    format!("{kind}.{verb}")
+}
+
+/// Records each authenticated SCIM request that `provision` did not record.
+pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let slot = CallerSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    let Some((tenant_id, actor)) = slot.take() else {
+        // Recorded by provision, or unauthenticated (no tenant to tell).
+        return resp;
+    };
+    let status = resp.status().as_u16();
+    let op = operation(&method, &path);
+    let mut entry = Entry::new(&tenant_id, &actor, &op, status);
+    let id = path
+        .strip_prefix(super::scim::PREFIX)
+        .and_then(|p| p.split('/').filter(|s| !s.is_empty()).nth(1))
+        .filter(|s| *s != ".search");
+    if let (Some(id), Some((kind, _))) = (id, op.split_once('.')) {
+        entry.resource_type = Some(if kind == "user" { "User" } else { "Group" }.to_string());
+        entry.resource_id = Some(id.to_string());
+    }
+    let filter = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case("filter"))
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(f) = filter {
+        entry.detail = Some(format!("filter: {f}"));
+    } else if status >= 400 {
+        entry.detail = Some(format!("answered {status}"));
+    }
+    entry.method = Some(method);
+    entry.path = Some(match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    });
+    entry.request_id = request_id;
+    entry.latency_ms = Some(started.elapsed().as_millis() as i64);
+    state.activity().log(entry);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation;
+
+    #[test]
+    fn operations_are_named_from_method_and_path() {
+        assert_eq!(operation("GET", "/scim/v2/Users"), "user.list");
+        assert_eq!(operation("GET", "/scim/v2/Users/abc"), "user.get");
+        assert_eq!(operation("POST", "/scim/v2/Groups/.search"), "group.search");
+        assert_eq!(operation("POST", "/scim/v2/.search"), "search");
+        assert_eq!(operation("GET", "/scim/v2/Schemas/urn:x"), "discovery");
+        assert_eq!(operation("PATCH", "/scim/v2/Groups/g1"), "group.patch");
+        assert_eq!(operation("POST", "/scim/v2/Users"), "user.create");
+    }
+}
