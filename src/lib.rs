@@ -5,6 +5,7 @@
 //! binds its listener first (port 0 allowed) so callers know the real address
 //! before anything is served. `main.rs`, the tests and the simulator all use it.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod console;

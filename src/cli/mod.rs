@@ -2,6 +2,7 @@
 //! the database named by `--database-url` / `SCIMGATE_DATABASE_URL`.
 
 mod admin;
+mod bench;
 mod client;
 mod serve;
 mod simulate;
@@ -50,6 +51,12 @@ pub enum Command {
     /// Manage OAuth clients (one per identity provider connection).
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Measure the hot path, writes and memory against a real server process
+    /// (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+    /// The trivial server `bench` measures the machine's ceiling with.
+    #[command(hide = true)]
+    BenchCeiling(bench::CeilingArgs),
     /// Manage console accounts (tenant admins and operators).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -82,6 +89,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&cli.database_url).await?;
             token::run(&db, cmd, cli.json).await
         }
+        Command::Bench(args) => bench::run(args, cli.json).await,
+        Command::BenchCeiling(args) => bench::ceiling(args).await,
         Command::Client(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             let public_url = match &cli.public_url {

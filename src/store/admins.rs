@@ -65,6 +65,25 @@ pub async fn create(
     if !plausible_email(email) {
         return Err(AdminError::InvalidEmail(email.to_string()));
     }
+    let mut tx = db.begin().await?;
+    let admin = create_in(&mut tx, tenant_id, email, password_hash, actor).await?;
+    tx.commit().await?;
+    Ok(admin)
+}
+
+/// As [`create`], inside the caller's transaction (a tenant and its first
+/// admin, or the first operator and the setup link it uses, land together).
+pub async fn create_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant_id: Option<&str>,
+    email: &str,
+    password_hash: &str,
+    actor: &Actor,
+) -> Result<Admin, AdminError> {
+    let email = email.trim();
+    if !plausible_email(email) {
+        return Err(AdminError::InvalidEmail(email.to_string()));
+    }
     let at = now();
     let admin = Admin {
         id: new_id(),
@@ -73,7 +92,6 @@ pub async fn create(
         created_at: at.clone(),
         password_changed_at: at,
     };
-    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO admins (id, tenant_id, email, email_lower, password_hash, created_at, password_changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -85,7 +103,7 @@ pub async fn create(
     .bind(password_hash)
     .bind(&admin.created_at)
     .bind(&admin.password_changed_at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await;
     match inserted {
         Ok(_) => {}
@@ -94,14 +112,13 @@ pub async fn create(
     }
     if let Some(t) = tenant_id {
         activity::record(
-            &mut tx,
+            tx,
             &Entry::security(t, actor, "admin.create")
                 .resource("Admin", &admin.id, &admin.email)
                 .detail(format!("admin account {} created", admin.email)),
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(admin)
 }
 
@@ -168,4 +185,97 @@ pub async fn count(db: &Db) -> Result<i64, SqlError> {
         .fetch_one(db.reader())
         .await?
         .try_get("n")
+}
+
+/// Admins of one tenant.
+pub async fn count_in_tenant(db: &Db, tenant_id: &str) -> Result<i64, SqlError> {
+    sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_one(db.reader())
+        .await?
+        .try_get("n")
+}
+
+/// Why an admin account was not removed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("no such admin account")]
+    NotFound,
+    #[error("{0} is the last admin of this tenant; add another admin first")]
+    LastAdmin(String),
+    #[error(transparent)]
+    Db(#[from] SqlError),
+}
+
+/// Removes a tenant admin, refusing to remove a tenant's last admin (nobody
+/// could then connect or manage it). The count and the delete run in one
+/// transaction with the tenant's admin rows locked, so two admins removing
+/// each other at once cannot both succeed. Sessions of the removed account
+/// stop working at their next request (the account is gone).
+pub async fn delete(db: &Db, admin: &Admin, actor: &Actor) -> Result<(), DeleteError> {
+    let Some(tenant_id) = admin.tenant_id.as_deref() else {
+        return Err(DeleteError::NotFound);
+    };
+    let mut tx = db.begin().await?;
+    let ids: Vec<String> = sqlx::query(&format!(
+        "SELECT id FROM admins WHERE tenant_id = $1{}",
+        db.backend().for_update()
+    ))
+    .bind(tenant_id)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    if !ids.contains(&admin.id) {
+        return Err(DeleteError::NotFound);
+    }
+    if ids.len() <= 1 {
+        return Err(DeleteError::LastAdmin(admin.email.clone()));
+    }
+    sqlx::query("DELETE FROM admins WHERE id = $1 AND tenant_id = $2")
+        .bind(&admin.id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    activity::record(
+        &mut tx,
+        &Entry::security(tenant_id, actor, "admin.delete")
+            .resource("Admin", &admin.id, &admin.email)
+            .detail(format!("admin account {} removed", admin.email)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a password chosen by another admin (a reset), logged in the
+/// tenant's activity. Like [`set_password`], it ends the account's sessions.
+pub async fn reset_password(
+    db: &Db,
+    admin: &Admin,
+    password_hash: &str,
+    actor: &Actor,
+) -> Result<(), SqlError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now())
+        .bind(&admin.id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(tenant_id) = &admin.tenant_id {
+        activity::record(
+            &mut tx,
+            &Entry::security(tenant_id, actor, "admin.password.reset")
+                .resource("Admin", &admin.id, &admin.email)
+                .detail(format!(
+                    "password of {} reset by {}; their sessions were ended",
+                    admin.email, actor.label
+                )),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -10,10 +10,13 @@
 pub mod activity;
 pub mod admins;
 pub mod clients;
+pub mod console;
 pub mod grants;
+pub mod manage;
 pub mod members;
 pub mod resources;
 pub mod sessions;
+pub mod setup;
 pub mod sql;
 pub mod tenants;
 pub mod throttle;

@@ -339,6 +339,18 @@ pub async fn delete(
     tenant_id: &str,
     id: &str,
 ) -> Result<bool, SqlError> {
+    // The groups it leaves no longer list it: their version and lastModified
+    // move, so ETags and `meta.lastModified` filters see the change.
+    sqlx::query(
+        "UPDATE scim_groups SET version = version + 1, updated_at = $3
+         WHERE tenant_id = $1 AND id IN
+            (SELECT group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(super::now())
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
         .bind(tenant_id)
         .bind(id)

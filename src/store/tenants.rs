@@ -68,6 +68,37 @@ pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantErr
     }
 }
 
+/// As [`create`], inside the caller's transaction (a tenant and its first
+/// admin are created together or not at all).
+pub async fn create_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    slug: &str,
+    name: &str,
+) -> Result<Tenant, TenantError> {
+    if !valid_slug(slug) {
+        return Err(TenantError::InvalidSlug(slug.to_string()));
+    }
+    let tenant = Tenant {
+        id: new_id(),
+        slug: slug.to_string(),
+        name: name.to_string(),
+        created_at: now(),
+    };
+    let result =
+        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&tenant.id)
+            .bind(&tenant.slug)
+            .bind(&tenant.name)
+            .bind(&tenant.created_at)
+            .execute(&mut **tx)
+            .await;
+    match result {
+        Ok(_) => Ok(tenant),
+        Err(e) if is_unique_violation(&e) => Err(TenantError::SlugTaken(slug.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn list(db: &Db) -> Result<Vec<Tenant>, SqlError> {
     let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
         .fetch_all(db.reader())

@@ -1,0 +1,19 @@
+-- Indexes for the console's lists (PostgreSQL; twin of
+-- migrations/sqlite/0004_console_views.sql). Each list is read one page at
+-- a time with keyset paging, `WHERE tenant_id = $1 AND (key, id) > ($2, $3)
+-- ORDER BY key, id LIMIT n`, so every sort the console offers needs an index
+-- on (tenant_id, key, id): a page is then an index range, whatever its
+-- position in a directory of 100,000 users.
+--
+-- Text keys sort bytewise (COLLATE "C") as on SQLite, so both databases page
+-- in the same order whatever the server's locale; an index only serves an
+-- ORDER BY of the same collation, hence the collation on the key columns.
+CREATE INDEX scim_users_user_name_order ON scim_users (tenant_id, user_name_lower COLLATE "C", id COLLATE "C");
+CREATE INDEX scim_users_display_order ON scim_users (tenant_id, (lower(COALESCE(display_name, '')) COLLATE "C"), id COLLATE "C");
+CREATE INDEX scim_users_created_order ON scim_users (tenant_id, created_at COLLATE "C", id COLLATE "C");
+CREATE INDEX scim_users_updated_order ON scim_users (tenant_id, updated_at COLLATE "C", id COLLATE "C");
+-- Active/inactive counts on the overview.
+CREATE INDEX scim_users_active ON scim_users (tenant_id, active);
+CREATE INDEX scim_groups_display_order ON scim_groups (tenant_id, display_name_lower COLLATE "C", id COLLATE "C");
+-- A group's members page by page, in the order they were added.
+CREATE INDEX scim_group_members_added ON scim_group_members (tenant_id, group_id, added_at, member_id);

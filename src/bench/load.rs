@@ -1,0 +1,371 @@
+//! A bounded load generator: `concurrency` workers send requests until a
+//! request count or a duration is reached, whichever comes first, and record
+//! every latency in a histogram.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde_json::json;
+
+/// One measurement's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadResult {
+    pub name: String,
+    pub concurrency: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LoadResult {
+    pub fn row(&self) -> String {
+        format!(
+            "{:<40} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+            self.name,
+            self.requests_per_second,
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.errors
+        )
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            self.name, self.requests_per_second, self.p50_ms, self.p99_ms, self.errors
+        )
+    }
+}
+
+pub fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency.max(1))
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// What each request is.
+pub enum Target {
+    /// Entra's hot path: `GET /Users?filter=userName eq "…"`, hits (existing
+    /// users) and misses (random names) alternating.
+    HotPath {
+        base: String,
+        token: String,
+        users: usize,
+    },
+}
+
+impl Target {
+    pub fn hot_path(base: &str, token: &str, users: usize) -> Target {
+        Target::HotPath {
+            base: base.to_string(),
+            token: token.to_string(),
+            users,
+        }
+    }
+
+    fn request(&self, client: &reqwest::Client, n: u64) -> reqwest::RequestBuilder {
+        match self {
+            Target::HotPath { base, token, users } => {
+                let name = if n.is_multiple_of(2) && *users > 0 {
+                    // Spread hits over the whole tenant.
+                    super::user_name(((n / 2).wrapping_mul(7919) % *users as u64) as usize)
+                } else {
+                    format!(
+                        "{:08x}-miss@bench.example",
+                        n.wrapping_mul(2_654_435_761) & 0xffff_ffff
+                    )
+                };
+                let filter = format!("userName eq \"{name}\"");
+                let q: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("filter", &filter)
+                    .finish();
+                client
+                    .get(format!("{base}/scim/v2/Users?{q}"))
+                    .bearer_auth(token)
+            }
+        }
+    }
+}
+
+/// Runs `target` with `concurrency` workers; stops at `max_requests` or
+/// `max_duration`.
+pub async fn run(
+    client: &reqwest::Client,
+    target: &Target,
+    concurrency: usize,
+    max_requests: u64,
+    max_duration: Duration,
+) -> LoadResult {
+    let counter = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let started = Instant::now();
+    let deadline = started + max_duration;
+    let workers = (0..concurrency.max(1)).map(|_| async {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)
+            .expect("histogram bounds are valid");
+        loop {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            if n >= max_requests || Instant::now() >= deadline {
+                break;
+            }
+            let t = Instant::now();
+            let ok = match target.request(client, n).send().await {
+                Ok(resp) => {
+                    let ok = resp.status().is_success();
+                    let _ = resp.bytes().await;
+                    ok
+                }
+                Err(_) => false,
+            };
+            if !ok {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+        }
+        h
+    });
+    let histograms = futures_util::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    summarize(
+        String::new(),
+        concurrency,
+        histograms,
+        errors.load(Ordering::Relaxed),
+        elapsed,
+    )
+}
+
+fn summarize(
+    name: String,
+    concurrency: usize,
+    histograms: Vec<Histogram<u64>>,
+    errors: u64,
+    seconds: f64,
+) -> LoadResult {
+    let mut all =
+        Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds are valid");
+    for h in &histograms {
+        let _ = all.add(h);
+    }
+    let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+    LoadResult {
+        name,
+        concurrency,
+        requests: all.len(),
+        errors,
+        seconds,
+        requests_per_second: if seconds > 0.0 {
+            all.len() as f64 / seconds
+        } else {
+            0.0
+        },
+        p50_ms: ms(0.5),
+        p90_ms: ms(0.9),
+        p99_ms: ms(0.99),
+        max_ms: all.max() as f64 / 1000.0,
+    }
+}
+
+/// Runs `count` requests built by `make(n)` at `concurrency`, bounded by
+/// `max_duration`.
+async fn run_requests<F>(
+    name: &str,
+    concurrency: usize,
+    count: u64,
+    max_duration: Duration,
+    make: F,
+) -> LoadResult
+where
+    F: Fn(u64) -> reqwest::RequestBuilder + Sync,
+{
+    let counter = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let started = Instant::now();
+    let deadline = started + max_duration;
+    let workers = (0..concurrency).map(|_| async {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)
+            .expect("histogram bounds are valid");
+        loop {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            if n >= count || Instant::now() >= deadline {
+                break;
+            }
+            let t = Instant::now();
+            let ok = match make(n).send().await {
+                Ok(resp) => {
+                    let ok = resp.status().is_success();
+                    let _ = resp.bytes().await;
+                    ok
+                }
+                Err(_) => false,
+            };
+            if !ok {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+        }
+        h
+    });
+    let histograms = futures_util::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    summarize(
+        name.to_string(),
+        concurrency,
+        histograms,
+        errors.load(Ordering::Relaxed),
+        elapsed,
+    )
+}
+
+/// Creates/s, user PATCHes/s, and single-member adds/s into a group that
+/// already has 10,000 members. Needs at least 11,000 seeded users for the
+/// member measurement (it is skipped with fewer).
+pub async fn writes(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    seeded: usize,
+    max_duration: Duration,
+) -> anyhow::Result<Vec<LoadResult>> {
+    let scim = format!("{base}/scim/v2");
+    let mut out = Vec::new();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let run_id = &run_id[..8];
+
+    let created = run_requests("create user c=8", 8, 2000, max_duration, |n| {
+        client
+            .post(format!("{scim}/Users"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("new{n}-{run_id}@bench.example"),
+                    "active": true,
+                    "emails": [{"type": "work", "value": format!("new{n}-{run_id}@bench.example"), "primary": true}],
+                    "name": {"givenName": "New", "familyName": format!("User {n}")},
+                })
+                .to_string(),
+            )
+    })
+    .await;
+    out.push(created);
+
+    // PATCH needs ids: read a page of seeded users.
+    let page: serde_json::Value = client
+        .get(format!("{scim}/Users?count=1000&attributes=id"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ids: Vec<String> = page["Resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !ids.is_empty() {
+        let patched = run_requests("patch user c=8", 8, 2000, max_duration, |n| {
+            let id = &ids[n as usize % ids.len()];
+            client
+                .patch(format!("{scim}/Users/{id}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(
+                    json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "Replace", "path": "title", "value": format!("Title {n}")}],
+                    })
+                    .to_string(),
+                )
+        })
+        .await;
+        out.push(patched);
+    }
+
+    if seeded >= 11_000 {
+        let all = all_user_ids(client, &scim, token, 11_000).await?;
+        let group: serde_json::Value = client
+            .post(format!("{scim}/Groups"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Big group {run_id}")}).to_string())
+            .send()
+            .await?
+            .json()
+            .await?;
+        let gid = group["id"].as_str().unwrap_or_default().to_string();
+        // Fill to 10,000 members in Entra-sized batches (not measured).
+        for chunk in all[..10_000].chunks(500) {
+            let members: Vec<_> = chunk.iter().map(|id| json!({"value": id})).collect();
+            client
+                .patch(format!("{scim}/Groups/{gid}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Add", "path": "members", "value": members}]}).to_string())
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        let extra = &all[10_000..];
+        let adds = run_requests("add 1 member to 10k group c=8", 8, extra.len() as u64, max_duration, |n| {
+            client
+                .patch(format!("{scim}/Groups/{gid}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Add", "path": "members", "value": [{"value": extra[n as usize]}]}]}).to_string())
+        })
+        .await;
+        out.push(adds);
+    }
+    Ok(out)
+}
+
+async fn all_user_ids(
+    client: &reqwest::Client,
+    scim: &str,
+    token: &str,
+    want: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(want);
+    let mut start = 1;
+    while ids.len() < want {
+        let page: serde_json::Value = client
+            .get(format!(
+                "{scim}/Users?attributes=id&count=1000&startIndex={start}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let got: Vec<String> = page["Resources"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if got.is_empty() {
+            break;
+        }
+        start += got.len();
+        ids.extend(got);
+    }
+    ids.truncate(want);
+    Ok(ids)
+}

@@ -1,0 +1,303 @@
+//! `scimgate bench`: measures the service as Entra uses it, on this machine,
+//! against a real `scimgate serve` process (so its memory can be read) over
+//! loopback HTTP, next to the machine's ceiling measured the same way: a
+//! trivial axum handler that checks a bearer header and returns a small
+//! fixed JSON body.
+//!
+//! Numbers are reported, never asserted: see BENCHMARKS.md.
+
+pub mod ceiling;
+pub mod load;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::store::activity::Actor;
+use crate::store::resources::{self, Indexed, Row};
+use crate::store::sql::Table;
+use crate::store::{Db, new_id, now, tenants, tokens};
+use load::{LoadResult, Target};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `sqlite` (a temporary file) or a PostgreSQL server URL on which a
+    /// fresh database is created and dropped afterwards.
+    pub postgres: Option<String>,
+    /// Tenant sizes for the hot path, ascending (e.g. 1000 and 100000).
+    pub sizes: Vec<usize>,
+    pub concurrency: Vec<usize>,
+    /// Upper bounds of each measurement: whichever comes first.
+    pub max_requests: u64,
+    pub max_duration: Duration,
+    /// Skip the write measurements.
+    pub skip_writes: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub database: String,
+    pub ceiling: Vec<LoadResult>,
+    pub hot_path: Vec<SizedResult>,
+    pub writes: Vec<LoadResult>,
+    /// Resident memory of the server after the largest run, in MiB.
+    pub server_rss_mib: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SizedResult {
+    pub users: usize,
+    #[serde(flatten)]
+    pub result: LoadResult,
+}
+
+/// A `scimgate` child process.
+struct Process {
+    child: Child,
+    pub base: String,
+}
+
+impl Process {
+    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Process> {
+        let addr = free_port()?;
+        let exe = std::env::current_exe().context("locating the scimgate binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .arg("--bind")
+            .arg(addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().context("starting a server process")?;
+        let p = Process {
+            child,
+            base: format!("http://{addr}"),
+        };
+        wait_for(addr)?;
+        Ok(p)
+    }
+
+    fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+/// Polls until the server accepts connections (bounded: 60 s).
+fn wait_for(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("the server at {addr} did not start within 60 s")
+}
+
+pub fn user_name(i: usize) -> String {
+    format!("user{i:06}@bench.example")
+}
+
+/// Inserts users `from..to` straight into the store, 1,000 per transaction:
+/// seeding is not what is measured.
+async fn seed_users(db: &Db, tenant_id: &str, from: usize, to: usize) -> anyhow::Result<()> {
+    let mut i = from;
+    while i < to {
+        let end = (i + 1000).min(to);
+        let mut tx = db.begin().await?;
+        for n in i..end {
+            let name = user_name(n);
+            let doc = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "userName": name,
+                "externalId": format!("ext-{n}"),
+                "active": true,
+                "displayName": format!("Bench User {n}"),
+                "name": {"givenName": "Bench", "familyName": format!("User {n}")},
+                "emails": [{"type": "work", "value": name, "primary": true}],
+                "title": "Engineer",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": n.to_string()},
+            });
+            let at = now();
+            let row = Row {
+                id: new_id(),
+                doc: doc.to_string(),
+                version: 1,
+                created_at: at.clone(),
+                updated_at: at,
+            };
+            let ix = Indexed {
+                name: name.clone(),
+                external_id: Some(format!("ext-{n}")),
+                display_name: Some(format!("Bench User {n}")),
+                active: true,
+                emails: vec![(name.to_lowercase(), Some("work".into()))],
+            };
+            resources::insert(&mut tx, Table::Users, tenant_id, &row, &ix).await?;
+        }
+        tx.commit().await?;
+        i = end;
+    }
+    Ok(())
+}
+
+/// Runs every measurement.
+pub async fn run(opts: &Options) -> anyhow::Result<Report> {
+    let dir = tempfile::tempdir()?;
+    let (url, label, pg) = match &opts.postgres {
+        Some(admin) => {
+            let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
+            create_pg_database(admin, &name).await?;
+            let mut u = url::Url::parse(admin)?;
+            u.set_path(&format!("/{name}"));
+            (
+                u.to_string(),
+                "PostgreSQL".to_string(),
+                Some((admin.clone(), name)),
+            )
+        }
+        None => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            "SQLite".to_string(),
+            None,
+        ),
+    };
+    let result = run_on(opts, &url, &label).await;
+    if let Some((admin, name)) = pg {
+        drop_pg_database(&admin, &name).await;
+    }
+    result
+}
+
+async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report> {
+    let db = Db::connect(url).await?;
+    let tenant = tenants::create(&db, "bench", "Bench").await?;
+    let (_, token) =
+        tokens::create_secret_token(&db, &tenant.id, "bench", None, &Actor::operator()).await?;
+    let client = load::client(opts.concurrency.iter().copied().max().unwrap_or(1))?;
+
+    // The ceiling: same client, same loopback, a handler doing nothing.
+    let mut ceiling = Vec::new();
+    {
+        let p = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
+        let target = Target::hot_path(&p.base, &token, 0);
+        for &c in &opts.concurrency {
+            let mut r = load::run(&client, &target, c, opts.max_requests, opts.max_duration).await;
+            r.name = format!("ceiling c={c}");
+            eprintln!("{}", r.line());
+            ceiling.push(r);
+        }
+    }
+
+    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
+    let mut hot_path = Vec::new();
+    let mut seeded = 0;
+    for &size in &opts.sizes {
+        eprintln!("seeding {} users…", size - seeded.min(size));
+        seed_users(&db, &tenant.id, seeded, size).await?;
+        seeded = seeded.max(size);
+        // Fresh planner statistics, as autovacuum would give a long-running
+        // database (it may be off on a test server).
+        if db.backend() == crate::store::Backend::Postgres {
+            sqlx::query("ANALYZE").execute(db.writer()).await?;
+        }
+        let target = Target::hot_path(&server.base, &token, size);
+        // One short warm-up so caches and pools are in their steady state.
+        load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
+        for &c in &opts.concurrency {
+            let mut r = load::run(&client, &target, c, opts.max_requests, opts.max_duration).await;
+            r.name = format!("hot path {size} users c={c}");
+            eprintln!("{}", r.line());
+            hot_path.push(SizedResult {
+                users: size,
+                result: r,
+            });
+        }
+    }
+
+    let mut writes = Vec::new();
+    if !opts.skip_writes {
+        writes = load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?;
+        for r in &writes {
+            eprintln!("{}", r.line());
+        }
+    }
+    let server_rss_mib = server.rss_mib();
+    drop(server);
+    db.close().await;
+    Ok(Report {
+        database: label.to_string(),
+        ceiling,
+        hot_path,
+        writes,
+        server_rss_mib,
+    })
+}
+
+async fn create_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::{Connection as _, Executor as _};
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .context("connecting to PostgreSQL")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    Ok(())
+}
+
+async fn drop_pg_database(admin: &str, name: &str) {
+    use sqlx::{Connection as _, Executor as _};
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
+    }
+}
+
+impl Report {
+    pub fn human(&self) -> String {
+        let mut out = format!("scimgate bench on {}\n\n", self.database);
+        out.push_str(&format!(
+            "{:<40} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7}\n",
+            "measurement", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+        ));
+        for r in self
+            .ceiling
+            .iter()
+            .chain(self.hot_path.iter().map(|s| &s.result))
+            .chain(self.writes.iter())
+        {
+            out.push_str(&r.row());
+            out.push('\n');
+        }
+        if let Some(rss) = self.server_rss_mib {
+            out.push_str(&format!(
+                "\nserver resident memory after the runs: {rss:.1} MiB\n"
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,65 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::bench::{self, Options};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Run on a fresh database of this PostgreSQL server (created and dropped);
+    /// default: a temporary SQLite file.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Tenant sizes for the hot path, comma-separated, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
+    pub users: Vec<usize>,
+    /// Concurrency levels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub concurrency: Vec<usize>,
+    /// Most requests per measurement.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u64,
+    /// Longest time per measurement, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub seconds: u64,
+    /// Only the read path.
+    #[arg(long)]
+    pub skip_writes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CeilingArgs {
+    #[arg(long)]
+    pub bind: SocketAddr,
+    #[arg(long, env = "SCIMGATE_BENCH_TOKEN")]
+    pub token: String,
+}
+
+pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    let mut sizes = args.users.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    if args.concurrency.iter().any(|&c| c == 0 || c > 1024) {
+        anyhow::bail!("--concurrency levels must be between 1 and 1024");
+    }
+    let opts = Options {
+        postgres: args.postgres,
+        sizes,
+        concurrency: args.concurrency,
+        max_requests: args.requests,
+        max_duration: Duration::from_secs(args.seconds.clamp(1, 600)),
+        skip_writes: args.skip_writes,
+    };
+    let report = bench::run(&opts).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.human());
+    }
+    Ok(())
+}
+
+pub async fn ceiling(args: CeilingArgs) -> anyhow::Result<()> {
+    bench::ceiling::serve(args.bind, args.token).await
+}
