@@ -35,6 +35,7 @@ use crate::store::Db;
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    setup_link: Option<String>,
 }
 
 impl Server {
@@ -54,8 +55,35 @@ impl Server {
             Some(u) => config::normalize_public_url(u)?,
             None => default_public_url(addr),
         };
+        // A database without any console account gets a one-time link
+        // that creates the first operator (see `store::setup`).
+        let setup_link = store::setup::issue_if_needed(&db)
+            .await
+            .context("preparing the first-start setup link")?
+            .map(|token| format!("{public_url}/setup?token={token}"));
         let state = AppState::new(db, config, public_url);
-        Ok(Server { listener, state })
+        Ok(Server {
+            listener,
+            state,
+            setup_link,
+        })
+    }
+
+    /// The first-start setup link, when this start found no console account.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
+    }
+
+    /// Prints the first-start setup link (if any) to the log and to stderr,
+    /// where whoever started the service sees it.
+    pub fn announce_setup_link(&self) {
+        if let Some(link) = &self.setup_link {
+            tracing::info!(link = %link, "no console account exists yet: open the setup link to create the first operator");
+            eprintln!(
+                "\nNo console account exists yet. Open this link within {} hours to create the first operator account (it works once):\n\n    {link}\n",
+                store::setup::LINK_HOURS
+            );
+        }
     }
 
     pub fn local_addr(&self) -> SocketAddr {

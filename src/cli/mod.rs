@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod client;
+mod demo;
 mod serve;
 mod simulate;
 mod tenant;
@@ -62,6 +63,8 @@ pub enum Command {
     Admin(admin::AdminCommand),
     /// Simulate Entra ID provisioning against a SCIM endpoint (this one or any other).
     Simulate(simulate::SimulateArgs),
+    /// Start a ready demo: tenant, admin, Entra credentials and provisioned users.
+    Demo(demo::DemoArgs),
 }
 
 /// What commands print as the service's URL when no public URL is set: the
@@ -104,6 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::run(&db, cmd, cli.json).await
         }
         Command::Simulate(args) => simulate::run(args, cli.json).await,
+        Command::Demo(args) => demo::run(&cli.database_url, cli.public_url, args).await,
     }
 }
 

@@ -35,5 +35,6 @@ pub async fn run(
         scim = %format!("{}{}", server.public_url(), crate::http::scim::PREFIX),
         "scimgate is listening"
     );
+    server.announce_setup_link();
     server.run().await
 }

@@ -202,7 +202,10 @@ pub fn not_found(what: &str) -> ConsoleError {
     ConsoleError::new(
         StatusCode::NOT_FOUND,
         format!("{what} not found"),
-        format!("There is no such {} in this tenant. It may have been deleted; go back to the list and search for it.", what.to_lowercase()),
+        format!(
+            "There is no such {} in this tenant. It may have been deleted; go back to the list and search for it.",
+            what.to_lowercase()
+        ),
     )
 }
 

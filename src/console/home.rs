@@ -1,40 +1,22 @@
-//! The signed-in landing page.
+//! The signed-in landing page: the overview for a tenant's admins, the
+//! tenant list for operators.
 
-use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{ConsoleError, render};
+use super::ConsoleError;
 use crate::http::AppState;
-use crate::http::session::{CurrentAdmin, csrf_token};
-use crate::store::tenants;
-
-#[derive(Template)]
-#[template(path = "home.html")]
-pub struct HomePage {
-    pub email: String,
-    /// "tenant Acme Corp (acme)" or "operator".
-    pub scope: String,
-    pub csrf: String,
-}
+use crate::http::session::CurrentAdmin;
 
 /// `GET /`
 pub async fn home(
     State(state): State<AppState>,
     current: CurrentAdmin,
 ) -> Result<Response, ConsoleError> {
-    let scope = match &current.admin.tenant_id {
-        Some(id) => match tenants::by_id(state.db(), id).await? {
-            Some(t) => format!("tenant {} ({})", t.name, t.slug),
-            None => format!("tenant {id}"),
-        },
-        None => "operator, across all tenants".to_string(),
-    };
-    let page = HomePage {
-        email: current.admin.email.clone(),
-        scope,
-        csrf: csrf_token(&current.session).await?,
-    };
-    Ok(render(StatusCode::OK, &page))
+    if current.admin.tenant_id.is_none() {
+        let CurrentAdmin { admin, session } = current;
+        return super::manage::operator::home(&state, super::manage::Operator { admin, session })
+            .await;
+    }
+    super::overview::show(state, current).await
 }

@@ -5,9 +5,18 @@
 //! wired in `crate::http::web`; the signed-in admin and CSRF tokens come from
 //! `crate::http::session`.
 
+pub mod activity;
 pub mod consent;
+pub mod groups;
 pub mod home;
+pub mod manage;
+pub mod nav;
+pub mod overview;
+pub mod resource;
 pub mod signin;
+pub mod users;
+pub mod view;
+pub mod views;
 
 use askama::Template;
 use axum::extract::{FromRequest, Request};

@@ -65,8 +65,7 @@ impl Nav {
         current: &CurrentAdmin,
         section: Section,
     ) -> Result<Nav, ConsoleError> {
-        let (sections, scope): (&[(Section, &str, &str)], String) = match &current.admin.tenant_id
-        {
+        let (sections, scope): (&[(Section, &str, &str)], String) = match &current.admin.tenant_id {
             Some(id) => (
                 &TENANT_SECTIONS,
                 match tenants::by_id(state.db(), id).await? {

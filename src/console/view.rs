@@ -88,7 +88,7 @@ pub fn thousands(n: i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -172,10 +172,14 @@ pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {
-        let found = [SECRET_TOKEN_PREFIX, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX]
-            .iter()
-            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
-            .min();
+        let found = [
+            SECRET_TOKEN_PREFIX,
+            ACCESS_TOKEN_PREFIX,
+            REFRESH_TOKEN_PREFIX,
+        ]
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+        .min();
         let Some((i, plen)) = found else {
             out.push_str(rest);
             return out;
@@ -235,7 +239,11 @@ pub fn changes(stored: Option<&str>) -> Vec<ChangeView> {
                 _ => "changed",
             };
             ChangeView {
-                path: redact(c.get("path").and_then(Value::as_str).unwrap_or("(resource)")),
+                path: redact(
+                    c.get("path")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(resource)"),
+                ),
                 before: value_text(&before),
                 after: value_text(&after),
                 kind,
@@ -372,9 +380,17 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_any_text() {
-        for key in ["", "alice@example.com", "é\"x,y", "2026-11-23T10:00:00.000Z"] {
+        for key in [
+            "",
+            "alice@example.com",
+            "é\"x,y",
+            "2026-11-23T10:00:00.000Z",
+        ] {
             let c = encode_cursor(key, "id-1");
-            assert_eq!(decode_cursor(&c), Some((key.to_string(), "id-1".to_string())));
+            assert_eq!(
+                decode_cursor(&c),
+                Some((key.to_string(), "id-1".to_string()))
+            );
         }
         assert_eq!(decode_cursor("not base64!"), None);
         assert_eq!(decode_cursor(&encode_cursor("a\0", "b")), None);
@@ -389,7 +405,10 @@ mod tests {
         let w = When::new("2026-11-23T09:55:00.000Z", now);
         assert_eq!(w.relative, "5 minutes ago");
         assert_eq!(w.full, "23 Nov 2026, 09:55:00 UTC");
-        assert_eq!(When::new("2026-11-26T10:00:00.000Z", now).relative, "in 3 days");
+        assert_eq!(
+            When::new("2026-11-26T10:00:00.000Z", now).relative,
+            "in 3 days"
+        );
         assert_eq!(When::new("garbage", now).full, "garbage");
         assert_eq!(thousands(100000), "100,000");
         assert_eq!(thousands(-1234), "-1,234");
@@ -401,7 +420,10 @@ mod tests {
         let c = changes(Some(
             r#"[{"path":"active","before":true,"after":false},{"path":"title","before":null,"after":"CEO"},{"path":"nickName","before":"Bo","after":null}]"#,
         ));
-        let kinds: Vec<_> = c.iter().map(|c| (c.path.as_str(), c.kind, c.before.as_str(), c.after.as_str())).collect();
+        let kinds: Vec<_> = c
+            .iter()
+            .map(|c| (c.path.as_str(), c.kind, c.before.as_str(), c.after.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             vec![

@@ -199,6 +199,8 @@ impl FromRequestParts<AppState> for ScimCaller {
             actor,
             base_url: state.scim_base(),
             request_id,
+            method: Some(parts.method.to_string()),
+            path: parts.uri.path_and_query().map(|pq| pq.as_str().to_string()),
         }))
     }
 }

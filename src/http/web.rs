@@ -77,8 +77,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/oauth/authorize",
             get(console::consent::show).post(console::consent::decide),
         )
+        .merge(console::manage::router())
+        .merge(console::views::router())
         .layer(sessions)
         .route("/static/style.css", get(stylesheet))
+        .route("/static/htmx.min.js", get(console::manage::htmx_script))
         .layer(middleware::from_fn(error_pages))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("content-security-policy"),

@@ -28,6 +28,9 @@ pub struct Ctx {
     /// `https://host/scim/v2`, no trailing slash.
     pub base_url: String,
     pub request_id: Option<String>,
+    /// The HTTP method and path (with query) of the request, for the log.
+    pub method: Option<String>,
+    pub path: Option<String>,
 }
 
 pub fn table(kind: ResourceKind) -> Table {
@@ -110,6 +113,8 @@ impl<'a> Audit<'a> {
             e.ignored_attributes = Some(Value::from(ignored.to_vec()).to_string());
         }
         e.request_id = self.ctx.request_id.clone();
+        e.method = self.ctx.method.clone();
+        e.path = self.ctx.path.clone();
         e.latency_ms = Some(self.started.elapsed().as_millis() as i64);
         e
     }

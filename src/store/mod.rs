@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod admins;
+pub mod bulk;
 pub mod clients;
 pub mod console;
 pub mod grants;

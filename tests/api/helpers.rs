@@ -43,7 +43,7 @@ macro_rules! on_both_databases {
     };
 }
 
-fn init() {
+pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Quiet unless asked: TEST_LOG=1 shows the server's logs.
@@ -347,6 +347,68 @@ impl TestApp {
             .await,
         )
     }
+
+    /// The URL of this app's database.
+    pub fn db_url(&self) -> String {
+        match (&self.pg, &self._dir) {
+            (Some((admin_url, name)), _) => database_url(admin_url, name),
+            (None, Some(dir)) => format!("sqlite://{}", dir.path().join("scimgate.db").display()),
+            (None, None) => {
+                unreachable!("every test app has a SQLite file or a PostgreSQL database")
+            }
+        }
+    }
+
+    /// Another scimgate over this app's database, as a second instance
+    /// behind a load balancer would be.
+    pub async fn spawn_second_instance(&self) -> SecondInstance {
+        SecondInstance::start(&self.db_url()).await
+    }
+}
+
+/// A scimgate on 127.0.0.1:0 with its own connection pools over an existing
+/// database; stopped when dropped.
+pub struct SecondInstance {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub db: Db,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl SecondInstance {
+    pub async fn start(url: &str) -> SecondInstance {
+        init();
+        let db = Db::connect(url)
+            .await
+            .expect("connect to the shared database");
+        let config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        let server = Server::bind_with_db(config, db.clone())
+            .await
+            .expect("bind the second instance");
+        let base = server.public_url().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run_until(async {
+            let _ = rx.await;
+        }));
+        SecondInstance {
+            base,
+            db,
+            shutdown: Some(tx),
+            server: Some(handle),
+        }
+    }
+}
+
+impl Drop for SecondInstance {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+    }
 }
 
 pub async fn send(req: reqwest::RequestBuilder) -> Reply {
@@ -363,7 +425,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> Reply {
     }
 }
 
-async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
+pub async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
     use sqlx::Connection as _;
     sqlx::PgConnection::connect(admin_url)
         .await
@@ -371,7 +433,7 @@ async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
 }
 
 /// `admin_url` with its database name replaced by `name`.
-fn database_url(admin_url: &str, name: &str) -> String {
+pub fn database_url(admin_url: &str, name: &str) -> String {
     let mut url = url::Url::parse(admin_url).expect("SCIMGATE_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));
     url.to_string()

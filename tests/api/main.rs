@@ -6,8 +6,14 @@ mod helpers;
 
 mod conformance_regressions;
 mod consent;
+mod console_accounts;
+mod console_admin;
+mod console_views;
+mod console_views_perf;
 mod entra_fixtures;
+mod faults;
 mod oauth_token;
+mod read_log;
 mod scim_basics;
 mod scim_behaviour;
 mod signin;

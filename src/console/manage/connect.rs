@@ -12,9 +12,9 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::{
-    HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when,
-    when_or,
+    HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when, when_or,
 };
+use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, HtmlForm, render};
 use crate::http::AppState;
 use crate::http::session::require_csrf;
@@ -71,6 +71,7 @@ pub struct Existing {
 #[derive(Template)]
 #[template(path = "manage/connect.html")]
 pub struct ConnectPage {
+    pub nav: Nav,
     pub tenant_name: String,
     pub csrf: String,
     pub urls: Urls,
@@ -139,6 +140,7 @@ async fn existing(state: &AppState, tenant_id: &str) -> Result<Vec<Existing>, Co
 impl ConnectPage {
     async fn new(state: &AppState, current: &TenantAdmin) -> Result<ConnectPage, ConsoleError> {
         Ok(ConnectPage {
+            nav: current.nav(state, Section::ConnectEntra).await?,
             tenant_name: current.tenant.name.clone(),
             csrf: current.csrf().await?,
             urls: Urls::of(state),
@@ -341,11 +343,7 @@ fn scim_line(seen: &manage::ScimSeen) -> String {
         (Some(m), Some(p)) => format!("{m} {p}"),
         _ => seen.operation.clone(),
     };
-    format!(
-        "{request} answered {} at {}",
-        seen.status,
-        when(&seen.at)
-    )
+    format!("{request} answered {} at {}", seen.status, when(&seen.at))
 }
 
 async fn client_status(

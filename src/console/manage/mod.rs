@@ -23,12 +23,13 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest as _, Sha256};
 use tower_sessions::Session;
 
+use super::nav::{Nav, Section};
 use super::{ConsoleError, SignedIn};
 use crate::http::AppState;
 use crate::http::session::{CurrentAdmin, csrf_token};
@@ -120,6 +121,24 @@ impl TenantAdmin {
     pub async fn csrf(&self) -> Result<String, ConsoleError> {
         csrf_token(&self.session).await
     }
+
+    /// The header of a page of `section`.
+    pub async fn nav(&self, state: &AppState, section: Section) -> Result<Nav, ConsoleError> {
+        nav_of(state, &self.admin, &self.session, section).await
+    }
+}
+
+async fn nav_of(
+    state: &AppState,
+    admin: &Admin,
+    session: &Session,
+    section: Section,
+) -> Result<Nav, ConsoleError> {
+    let current = CurrentAdmin {
+        admin: admin.clone(),
+        session: session.clone(),
+    };
+    Nav::build(state, &current, section).await
 }
 
 async fn signed_in(admin: &Admin, session: &Session) -> Result<SignedIn, ConsoleError> {
@@ -136,7 +155,8 @@ impl FromRequestParts<AppState> for TenantAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let CurrentAdmin { admin, session } = CurrentAdmin::from_request_parts(parts, state).await?;
+        let CurrentAdmin { admin, session } =
+            CurrentAdmin::from_request_parts(parts, state).await?;
         let refuse = |e: ConsoleError| e.into_response();
         let Some(tenant_id) = admin.tenant_id.clone() else {
             let who = signed_in(&admin, &session).await.map_err(refuse)?;
@@ -183,6 +203,11 @@ impl Operator {
             label: self.admin.email.clone(),
         }
     }
+
+    /// The header of an operator's page.
+    pub async fn nav(&self, state: &AppState) -> Result<Nav, ConsoleError> {
+        nav_of(state, &self.admin, &self.session, Section::Tenants).await
+    }
 }
 
 impl FromRequestParts<AppState> for Operator {
@@ -192,7 +217,8 @@ impl FromRequestParts<AppState> for Operator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let CurrentAdmin { admin, session } = CurrentAdmin::from_request_parts(parts, state).await?;
+        let CurrentAdmin { admin, session } =
+            CurrentAdmin::from_request_parts(parts, state).await?;
         if admin.tenant_id.is_some() {
             let who = signed_in(&admin, &session)
                 .await
@@ -245,14 +271,6 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The request id the activity log records for console actions.
-pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 /// "2026-11-02 10:04 UTC" from a stored RFC 3339 time; the raw text when it
 /// does not parse.
 pub fn when(rfc3339: &str) -> String {
@@ -288,13 +306,17 @@ pub fn parse_days(raw: Option<&str>) -> Result<Option<u32>, String> {
 pub fn parse_name(raw: Option<&str>, what: &str) -> Result<String, String> {
     let name = raw.unwrap_or("").trim();
     if name.is_empty() {
-        return Err(format!("Give the {what} a name, so you can recognise it later."));
+        return Err(format!(
+            "Give the {what} a name, so you can recognise it later."
+        ));
     }
     if name.chars().count() > 100 {
         return Err(format!("The {what} name must have at most 100 characters."));
     }
     if name.chars().any(char::is_control) {
-        return Err(format!("The {what} name must not contain control characters."));
+        return Err(format!(
+            "The {what} name must not contain control characters."
+        ));
     }
     Ok(name.to_string())
 }
