@@ -19,7 +19,6 @@ pub enum Section {
     Activity,
     ConnectEntra,
     Connections,
-    Mapping,
     Admins,
     /// The operator's list of tenants.
     Tenants,
@@ -27,14 +26,13 @@ pub enum Section {
 
 /// A tenant admin's sections, in the order the header shows them, with the
 /// address of each section's first page.
-const TENANT_SECTIONS: [(Section, &str, &str); 8] = [
+const TENANT_SECTIONS: [(Section, &str, &str); 7] = [
     (Section::Overview, "Overview", "/"),
     (Section::Users, "Users", "/users"),
     (Section::Groups, "Groups", "/groups"),
     (Section::Activity, "Activity", "/activity"),
     (Section::ConnectEntra, "Connect Entra", "/connect"),
     (Section::Connections, "Connections", "/connections"),
-    (Section::Mapping, "Mapping", "/mapping"),
     (Section::Admins, "Admins", "/admins"),
 ];
 

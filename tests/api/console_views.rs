@@ -162,7 +162,6 @@ async fn pages_need_a_signed_in_tenant_admin(app: TestApp) {
             "Activity",
             "Connect Entra",
             "Connections",
-            "Mapping",
             "Admins"
         ]
     );
