@@ -17,7 +17,8 @@ use super::audit::CallerSlot;
 use crate::provision::list::{ListParams, Page};
 use crate::provision::{self, Ctx, Resource};
 use crate::store::activity::Actor;
-use crate::store::tokens;
+use crate::store::lookup;
+use crate::store::tokens::{self, Authenticated};
 
 /// Where the SCIM API is mounted. Entra's "Tenant URL" is the public URL
 /// followed by this.
@@ -158,6 +159,27 @@ impl FromRequestParts<AppState> for ScimCaller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let request = ScimRequest::from_request_parts(parts, state).await?;
+        Ok(ScimCaller(request.authenticate(state).await?))
+    }
+}
+
+/// A SCIM request before its bearer token is checked: what the check needs
+/// and what the request context is built from. Most handlers take
+/// [`ScimCaller`]; the Users listing checks the token in the same database
+/// statement as its lookup when it can (see [`provision::list::unique_user`]).
+pub struct ScimRequest {
+    presented: String,
+    request_id: Option<String>,
+    method: String,
+    path: Option<String>,
+    slot: Option<CallerSlot>,
+}
+
+impl FromRequestParts<AppState> for ScimRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let Some(presented) = bearer(&parts.headers) else {
             return Err(unauthorized(
                 state,
@@ -165,16 +187,38 @@ impl FromRequestParts<AppState> for ScimCaller {
                 false,
             ));
         };
-        let auth = tokens::authenticate(state.db(), presented)
+        Ok(ScimRequest {
+            presented: presented.to_string(),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            method: parts.method.to_string(),
+            path: parts.uri.path_and_query().map(|pq| pq.as_str().to_string()),
+            slot: parts.extensions.get::<CallerSlot>().cloned(),
+        })
+    }
+}
+
+impl ScimRequest {
+    /// Checks the token on its own.
+    async fn authenticate(self, state: &AppState) -> Result<Ctx, Response> {
+        let auth = tokens::authenticate(state.db(), &self.presented)
             .await
-            .map_err(|e| ApiError(provision::internal(e)).into_response())?
-            .ok_or_else(|| {
-                unauthorized(
-                    state,
-                    "The bearer token is not valid: it is unknown, revoked or expired. Ask the tenant's admin for a new token.",
-                    true,
-                )
-            })?;
+            .map_err(|e| ApiError(provision::internal(e)).into_response())?;
+        self.admit(state, auth)
+    }
+
+    /// The context of a caller whose token was checked (`None`: refused).
+    fn admit(self, state: &AppState, auth: Option<Authenticated>) -> Result<Ctx, Response> {
+        let auth = auth.ok_or_else(|| {
+            unauthorized(
+                state,
+                "The bearer token is not valid: it is unknown, revoked or expired. Ask the tenant's admin for a new token.",
+                true,
+            )
+        })?;
         if state.should_touch(&auth.token_id) {
             let db = state.db().clone();
             let id = auth.token_id.clone();
@@ -184,24 +228,19 @@ impl FromRequestParts<AppState> for ScimCaller {
                 }
             });
         }
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let actor = Actor::token(&auth.token_id, &auth.token_name);
-        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+        if let Some(slot) = &self.slot {
             slot.set(&auth.tenant_id, &actor);
         }
-        Ok(ScimCaller(Ctx {
+        Ok(Ctx {
             db: state.db().clone(),
             tenant_id: auth.tenant_id,
             actor,
             base_url: state.scim_base(),
-            request_id,
-            method: Some(parts.method.to_string()),
-            path: parts.uri.path_and_query().map(|pq| pq.as_str().to_string()),
-        }))
+            request_id: self.request_id,
+            method: Some(self.method),
+            path: self.path,
+        })
     }
 }
 
@@ -489,13 +528,43 @@ async fn run_list(
 
 async fn list_resources(
     State(state): State<AppState>,
-    ScimCaller(ctx): ScimCaller,
+    request: ScimRequest,
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult {
-    let kind = kind_of(&resource)?;
-    let params = read_params(query.as_deref())?;
-    let page = run_list(&state, &ctx, kind, &params).await?;
+) -> Result<Response, Response> {
+    let unique = match (kind_of(&resource), read_params(query.as_deref())) {
+        (Ok(kind), Ok(params)) => provision::list::unique_user(kind, &params).map(|q| (q, params)),
+        _ => None,
+    };
+    let Some((unique, params)) = unique else {
+        // Every other listing (and every malformed one, whose error comes
+        // after the token check as for any request).
+        let ctx = request.authenticate(&state).await?;
+        let kind = kind_of(&resource).map_err(IntoResponse::into_response)?;
+        let params = read_params(query.as_deref()).map_err(|e| ApiError(e).into_response())?;
+        let page = run_list(&state, &ctx, kind, &params)
+            .await
+            .map_err(|e| ApiError(e).into_response())?;
+        return Ok(scim_json(StatusCode::OK, &page.to_json()));
+    };
+    let found = lookup::token_and_user(
+        state.db(),
+        &request.presented,
+        unique.key(),
+        unique.with_groups,
+    )
+    .await
+    .map_err(|e| ApiError(provision::internal(e)).into_response())?;
+    let ctx = request.admit(&state, found.auth)?;
+    let cfg = state.config();
+    let page = provision::list::unique_user_page(
+        &ctx.base_url,
+        &unique,
+        &params,
+        cfg.default_page_size,
+        cfg.max_page_size,
+        found.user,
+    );
     Ok(scim_json(StatusCode::OK, &page.to_json()))
 }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::represent::{self, Resource};
 use super::{Ctx, internal, table};
+use crate::store::lookup::UserKey;
 use crate::store::members;
 use crate::store::resources::{self, Order, Row};
 use crate::store::sql::{CmpOp, Column, Cond, SqlValue, like_pattern};
@@ -388,6 +389,91 @@ pub async fn list(
     })
 }
 
+/// A Users listing that names at most one user by a unique key —
+/// `userName eq "…"` or `id eq "…"`, unsorted: Entra's matching query and
+/// Test Connection. Such a listing is answered from
+/// [`crate::store::lookup::token_and_user`], one statement that also checks
+/// the bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueUser {
+    pub by_id: bool,
+    pub value: String,
+    /// Whether the representation includes `groups`.
+    pub with_groups: bool,
+}
+
+impl UniqueUser {
+    pub fn key(&self) -> UserKey<'_> {
+        if self.by_id {
+            UserKey::Id(&self.value)
+        } else {
+            UserKey::UserName(&self.value)
+        }
+    }
+}
+
+/// Recognises [`UniqueUser`] listings; `None` for every other request
+/// (including malformed ones, which the general path answers).
+pub fn unique_user(kind: ResourceKind, params: &ListParams) -> Option<UniqueUser> {
+    if kind != ResourceKind::User || params.sort_by.is_some() {
+        return None;
+    }
+    let text = params.filter.as_deref()?.trim();
+    if text.is_empty() || text.contains('\0') {
+        return None;
+    }
+    let filter = scim::filter::parse_filter(text, &mut Quirks::new()).ok()?;
+    let Filter::Compare { path, op, value } = &filter else {
+        return None;
+    };
+    let plan = leaf(kind, path, *op, value);
+    let (by_id, value) = match (plan.exact, plan.cond) {
+        (true, Some(Cond::Cmp(Column::UserNameLower, CmpOp::Eq, SqlValue::Text(v)))) => (false, v),
+        (true, Some(Cond::Cmp(Column::Id, CmpOp::Eq, SqlValue::Text(v)))) => (true, v),
+        _ => return None,
+    };
+    Some(UniqueUser {
+        by_id,
+        value,
+        with_groups: represent::wants("groups", &params.attributes, &params.excluded),
+    })
+}
+
+/// The page of a [`UniqueUser`] listing, from what the lookup found.
+pub fn unique_user_page(
+    base_url: &str,
+    query: &UniqueUser,
+    params: &ListParams,
+    default_count: i64,
+    max_count: i64,
+    found: Option<(Row, Vec<members::Membership>)>,
+) -> Page {
+    let start = params.start_index.max(1);
+    let count = params.count.unwrap_or(default_count).clamp(0, max_count);
+    let total = i64::from(found.is_some());
+    let resources = match found {
+        Some((row, groups)) if start == 1 && count > 0 => {
+            let kind = ResourceKind::User;
+            let doc = super::parse_doc(&row);
+            let groups = query.with_groups.then_some(groups.as_slice());
+            let r = represent::full(kind, base_url, &row, doc, None, groups);
+            vec![scim::resource::project(
+                kind,
+                &r.json,
+                &params.attributes,
+                &params.excluded,
+            )]
+        }
+        _ => Vec::new(),
+    };
+    Page {
+        total,
+        start_index: start,
+        resources,
+        quirks: Quirks::new(),
+    }
+}
+
 fn is_related(kind: ResourceKind, path: &AttrPath) -> bool {
     let name = match kind {
         ResourceKind::User => "groups",
@@ -468,5 +554,79 @@ pub async fn build_many(
             }
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(filter: &str) -> ListParams {
+        ListParams {
+            filter: Some(filter.to_string()),
+            start_index: 1,
+            ..ListParams::default()
+        }
+    }
+
+    fn unique(filter: &str) -> Option<UniqueUser> {
+        unique_user(ResourceKind::User, &params(filter))
+    }
+
+    #[test]
+    fn entra_matching_queries_are_unique_user_lookups() {
+        assert_eq!(
+            unique(r#"userName eq "Ann.O'Neil@Example.com""#),
+            Some(UniqueUser {
+                by_id: false,
+                value: "ann.o'neil@example.com".into(),
+                with_groups: true,
+            })
+        );
+        // Entra's unquoted form and a URN-qualified name are the same query.
+        assert_eq!(
+            unique("urn:ietf:params:scim:schemas:core:2.0:User:userName eq abc").map(|u| u.value),
+            Some("abc".into())
+        );
+        assert_eq!(
+            unique(r#"id eq "6f1c""#),
+            Some(UniqueUser {
+                by_id: true,
+                value: "6f1c".into(),
+                with_groups: true,
+            })
+        );
+    }
+
+    #[test]
+    fn other_listings_take_the_general_path() {
+        for f in [
+            r#"userName ne "a""#,
+            r#"userName co "a""#,
+            r#"externalId eq "a""#,
+            r#"userName eq "a" and active eq true"#,
+            r#"emails[type eq "work"].value eq "a@b.c""#,
+            r#"userName eq "#,
+            "",
+        ] {
+            assert_eq!(unique(f), None, "{f}");
+        }
+        assert_eq!(
+            unique_user(ResourceKind::Group, &params(r#"id eq "a""#)),
+            None
+        );
+        let mut sorted = params(r#"userName eq "a""#);
+        sorted.sort_by = Some("userName".into());
+        assert_eq!(unique_user(ResourceKind::User, &sorted), None);
+    }
+
+    #[test]
+    fn excluding_groups_skips_them() {
+        let mut p = params(r#"userName eq "a""#);
+        p.excluded = vec![scim::filter::parse_attr_path("groups").unwrap()];
+        assert!(!unique_user(ResourceKind::User, &p).unwrap().with_groups);
+        p.excluded.clear();
+        p.attributes = vec![scim::filter::parse_attr_path("userName").unwrap()];
+        assert!(!unique_user(ResourceKind::User, &p).unwrap().with_groups);
     }
 }

@@ -13,6 +13,7 @@ pub mod bulk;
 pub mod clients;
 pub mod console;
 pub mod grants;
+pub mod lookup;
 pub mod manage;
 pub mod members;
 pub mod resources;

@@ -12,6 +12,7 @@ mod console_views;
 mod console_views_perf;
 mod entra_fixtures;
 mod faults;
+mod hot_path;
 mod oauth_token;
 mod read_log;
 mod scim_basics;
