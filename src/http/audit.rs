@@ -77,6 +77,11 @@ impl ActivityWriter {
                         batch.push(e);
                     }
                 }
+                // A full batch means more are waiting: write on without a
+                // pause, so the log keeps up with any request rate the
+                // database can absorb. Otherwise wait a little to gather
+                // the next batch rather than writing one row at a time.
+                let more_waiting = batch.len() >= BATCH;
                 if !batch.is_empty() {
                     if let Err(e) = activity::record_batch(&db, &batch).await {
                         tracing::error!(error = %e, entries = batch.len(), "could not write the read log");
@@ -86,7 +91,9 @@ impl ActivityWriter {
                 if stopping {
                     break;
                 }
-                tokio::time::sleep(FLUSH_EVERY).await;
+                if !more_waiting {
+                    tokio::time::sleep(FLUSH_EVERY).await;
+                }
             }
         });
         ActivityWriter {

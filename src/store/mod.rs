@@ -103,7 +103,7 @@ impl Db {
                 // WAL lets readers run beside the one writer; it is a property
                 // of the file, so set it before the read pool opens.
                 write.execute("PRAGMA journal_mode = WAL").await?;
-                let read = sqlite_pool(8).connect_with(options).await?;
+                let read = sqlite_pool(sqlite_readers()).connect_with(options).await?;
                 Db {
                     read,
                     write,
@@ -165,6 +165,20 @@ impl Db {
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+/// Connections of the SQLite read pool. Each is a thread of its own that
+/// requests hand their queries to; more of them than cores only adds
+/// wake-ups. `SCIMGATE_SQLITE_READERS` overrides the default.
+fn sqlite_readers() -> u32 {
+    std::env::var("SCIMGATE_SQLITE_READERS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+            (cores * 2).clamp(2, 8)
+        })
 }
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
