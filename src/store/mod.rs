@@ -14,6 +14,7 @@ pub mod clients;
 pub mod console;
 pub mod grants;
 pub mod manage;
+pub mod mapping;
 pub mod members;
 pub mod resources;
 pub mod sessions;

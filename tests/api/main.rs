@@ -12,6 +12,8 @@ mod console_views;
 mod console_views_perf;
 mod entra_fixtures;
 mod faults;
+mod mapping;
+mod mapping_perf;
 mod oauth_token;
 mod read_log;
 mod scim_basics;
