@@ -218,9 +218,11 @@ async fn load(
         form: form.unwrap_or_else(|| MappingForm::of(&rules)),
         errors: Vec::new(),
         choices: &ATTRIBUTE_CHOICES,
-        saved: stored.map(|s| match s.updated_by {
-            Some(by) => format!("{} by {by}", when(&s.updated_at)),
-            None => when(&s.updated_at),
+        // A row without an author holds the defaults (see
+        // `store::mapping::ensure_rules_row`): nothing was saved yet.
+        saved: stored.and_then(|s| {
+            s.updated_by
+                .map(|by| format!("{} by {by}", when(&s.updated_at)))
         }),
         dry: None,
         defaults: (

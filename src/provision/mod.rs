@@ -210,7 +210,7 @@ async fn apply_mapping(
     row: &mut Row,
     doc: &Value,
 ) -> Result<Vec<diff::Change>, ScimError> {
-    let rules = recompute::current_in_tx(tx, &ctx.tenant_id)
+    let rules = recompute::current_in_tx(tx, ctx.db.backend(), &ctx.tenant_id)
         .await
         .map_err(internal)?;
     let derived = mapping::derive(&rules, doc).derived;

@@ -21,7 +21,7 @@ use super::mapping::{self, Derived, Outcome, Rules};
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::mapping::{self as store, DerivedRow, StoredRules, UserDoc};
 use crate::store::resources::Tx;
-use crate::store::{Db, SqlError, now};
+use crate::store::{Backend, Db, SqlError, now};
 
 /// Users read per query.
 pub const BATCH: i64 = 1000;
@@ -46,9 +46,28 @@ pub async fn current(db: &Db, tenant_id: &str) -> Result<(Rules, Option<StoredRu
     Ok((rules_of(stored.as_ref()), stored))
 }
 
-/// The tenant's committed rules, inside a user write's transaction.
-pub async fn current_in_tx(tx: &mut Tx, tenant_id: &str) -> Result<Rules, SqlError> {
-    Ok(rules_of(store::rules_in_tx(tx, tenant_id).await?.as_ref()))
+/// The tenant's committed rules, inside a write transaction (see
+/// [`store::rules_in_tx`] for how writes and saves are ordered).
+pub async fn current_in_tx(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant_id: &str,
+) -> Result<Rules, SqlError> {
+    Ok(rules_of(
+        store::rules_in_tx(tx, backend, tenant_id).await?.as_ref(),
+    ))
+}
+
+fn stored_form(rules: &Rules, at: &str, by: Option<&str>) -> StoredRules {
+    StoredRules {
+        role_attribute: rules.role_attribute.clone(),
+        groups_attribute: rules.groups_attribute.clone(),
+        delimiter: rules.delimiter.clone(),
+        role_values: mapping::table_to_json(&rules.roles),
+        group_values: mapping::table_to_json(&rules.groups),
+        updated_at: at.to_string(),
+        updated_by: by.map(str::to_string),
+    }
 }
 
 fn parse(doc: &str) -> Value {
@@ -201,20 +220,19 @@ pub async fn save(
 ) -> Result<Saved, SqlError> {
     let started = Instant::now();
     let at = now();
+    store::ensure_rules_row(db, tenant_id, &stored_form(&Rules::default(), &at, None)).await?;
     let mut tx = db.begin().await?;
-    let before = current_in_tx(&mut tx, tenant_id).await?;
+    // Locks the rules row first (FOR UPDATE through the share lock's
+    // conflict): in-flight user writes finish, later ones wait.
+    let before = rules_of(
+        store::rules_for_update(&mut tx, db.backend(), tenant_id)
+            .await?
+            .as_ref(),
+    );
     store::save_rules(
         &mut tx,
         tenant_id,
-        &StoredRules {
-            role_attribute: rules.role_attribute.clone(),
-            groups_attribute: rules.groups_attribute.clone(),
-            delimiter: rules.delimiter.clone(),
-            role_values: mapping::table_to_json(&rules.roles),
-            group_values: mapping::table_to_json(&rules.groups),
-            updated_at: at.clone(),
-            updated_by: Some(actor.label.clone()),
-        },
+        &stored_form(rules, &at, Some(&actor.label)),
     )
     .await?;
     let (mut users, mut changed) = (0u64, 0u64);

@@ -44,14 +44,65 @@ pub async fn rules(db: &Db, tenant_id: &str) -> Result<Option<StoredRules>, SqlE
     row.as_ref().map(rules_from).transpose()
 }
 
-/// The saved rules, read inside a write transaction (the rules a user write
-/// applies are those committed when it runs).
-pub async fn rules_in_tx(tx: &mut Tx, tenant_id: &str) -> Result<Option<StoredRules>, SqlError> {
-    let row = sqlx::query(SELECT_RULES)
+/// The saved rules, read inside a user write's transaction. On PostgreSQL
+/// the row is share-locked until the write commits: saving new rules (which
+/// locks it for update first) waits for writes that applied the old rules,
+/// and writes wait for the save, so each write's result is recomputed or
+/// uses the new rules. SQLite's single writer already orders them.
+pub async fn rules_in_tx(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant_id: &str,
+) -> Result<Option<StoredRules>, SqlError> {
+    let lock = match backend {
+        Backend::Postgres => " FOR SHARE",
+        Backend::Sqlite => "",
+    };
+    let row = sqlx::query(&format!("{SELECT_RULES}{lock}"))
         .bind(tenant_id)
         .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(rules_from).transpose()
+}
+
+/// The saved rules, locked for the transaction that replaces them.
+pub async fn rules_for_update(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant_id: &str,
+) -> Result<Option<StoredRules>, SqlError> {
+    let row = sqlx::query(&format!("{SELECT_RULES}{}", backend.for_update()))
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(rules_from).transpose()
+}
+
+/// Stores `defaults` as the tenant's rules unless it has a row, committed
+/// on its own: a row must exist before a save locks it, for the share locks
+/// of [`rules_in_tx`] to order writes against the save.
+pub async fn ensure_rules_row(
+    db: &Db,
+    tenant_id: &str,
+    defaults: &StoredRules,
+) -> Result<(), SqlError> {
+    sqlx::query(
+        "INSERT INTO mapping_rules (tenant_id, role_attribute, groups_attribute, delimiter,
+            role_values, group_values, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(&defaults.role_attribute)
+    .bind(&defaults.groups_attribute)
+    .bind(&defaults.delimiter)
+    .bind(&defaults.role_values)
+    .bind(&defaults.group_values)
+    .bind(&defaults.updated_at)
+    .bind(&defaults.updated_by)
+    .execute(db.writer())
+    .await?;
+    Ok(())
 }
 
 /// Inserts or replaces the tenant's rules.

@@ -540,6 +540,34 @@ async fn rules_of_one_tenant_never_touch_another(app: TestApp) {
     assert_eq!(read_theirs().await[MAPPING]["role"], "owner");
 }
 
+async fn writes_during_a_save_end_with_the_new_rules(app: TestApp) {
+    crate::console_views::seed_users(&app, &app.tenant.id, 3000, |i| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("seed{i:05}@acme.example"),
+            "title": "Engineer",
+        })
+    })
+    .await;
+    let (db, tenant_id) = (app.db.clone(), app.tenant.id.clone());
+    let save = tokio::spawn(async move {
+        recompute::save(&db, &tenant_id, &rules(), &Actor::operator()).await
+    });
+    for i in 0..20 {
+        create(&app, &user(&format!("new{i}@acme.example"), "Engineer", "")).await;
+    }
+    save.await.unwrap().unwrap();
+    // Whichever came first, no user is left with the old rules' result.
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM scim_users WHERE derived_role IS NULL OR derived_role <> 'member'"
+        )
+        .await,
+        0
+    );
+}
+
 async fn discovery_lists_the_extension(app: TestApp) {
     let r = app.get("/Schemas").await;
     r.expect(200);
@@ -592,5 +620,6 @@ on_both_databases!(
     invalid_rules_are_shown_with_the_input_kept,
     changes_need_the_csrf_token,
     rules_of_one_tenant_never_touch_another,
+    writes_during_a_save_end_with_the_new_rules,
     discovery_lists_the_extension,
 );
