@@ -46,16 +46,15 @@ pub async fn current(db: &Db, tenant_id: &str) -> Result<(Rules, Option<StoredRu
     Ok((rules_of(stored.as_ref()), stored))
 }
 
-/// The tenant's committed rules, inside a write transaction (see
-/// [`store::rules_in_tx`] for how writes and saves are ordered).
+/// The tenant's committed rules, inside a user write's transaction (see
+/// [`store::rules_locked`] for how writes and saves are ordered).
 pub async fn current_in_tx(
     tx: &mut Tx,
     backend: Backend,
     tenant_id: &str,
 ) -> Result<Rules, SqlError> {
-    Ok(rules_of(
-        store::rules_in_tx(tx, backend, tenant_id).await?.as_ref(),
-    ))
+    let stored = store::rules_locked(tx, backend, tenant_id, store::Lock::Share).await?;
+    Ok(rules_of(stored.as_ref()))
 }
 
 fn stored_form(rules: &Rules, at: &str, by: Option<&str>) -> StoredRules {
@@ -222,13 +221,10 @@ pub async fn save(
     let at = now();
     store::ensure_rules_row(db, tenant_id, &stored_form(&Rules::default(), &at, None)).await?;
     let mut tx = db.begin().await?;
-    // Locks the rules row first (FOR UPDATE through the share lock's
-    // conflict): in-flight user writes finish, later ones wait.
-    let before = rules_of(
-        store::rules_for_update(&mut tx, db.backend(), tenant_id)
-            .await?
-            .as_ref(),
-    );
+    // Lock the rules row first: in-flight user writes finish, later ones
+    // wait for the commit.
+    let stored = store::rules_locked(&mut tx, db.backend(), tenant_id, store::Lock::Update).await?;
+    let before = rules_of(stored.as_ref());
     store::save_rules(
         &mut tx,
         tenant_id,

@@ -44,78 +44,54 @@ pub async fn rules(db: &Db, tenant_id: &str) -> Result<Option<StoredRules>, SqlE
     row.as_ref().map(rules_from).transpose()
 }
 
-/// The saved rules, read inside a user write's transaction. On PostgreSQL
-/// the row is share-locked until the write commits: saving new rules (which
-/// locks it for update first) waits for writes that applied the old rules,
-/// and writes wait for the save, so each write's result is recomputed or
-/// uses the new rules. SQLite's single writer already orders them.
-pub async fn rules_in_tx(
+/// How [`rules_locked`] locks the rules row on PostgreSQL (SQLite's single
+/// writer already orders write transactions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// A user write: saving new rules waits for it, and it for a save.
+    Share,
+    /// The save that replaces the rules.
+    Update,
+}
+
+/// The saved rules, read and locked inside a write transaction. A user
+/// write share-locks the row until it commits and a save locks it for
+/// update first, so a save waits for writes that applied the old rules and
+/// later writes wait for the save: each write's result is recomputed or
+/// uses the new rules.
+pub async fn rules_locked(
     tx: &mut Tx,
     backend: Backend,
     tenant_id: &str,
+    lock: Lock,
 ) -> Result<Option<StoredRules>, SqlError> {
-    let lock = match backend {
-        Backend::Postgres => " FOR SHARE",
-        Backend::Sqlite => "",
+    let suffix = match (backend, lock) {
+        (Backend::Sqlite, _) => "",
+        (Backend::Postgres, Lock::Share) => " FOR SHARE",
+        (Backend::Postgres, Lock::Update) => " FOR UPDATE",
     };
-    let row = sqlx::query(&format!("{SELECT_RULES}{lock}"))
+    let row = sqlx::query(&format!("{SELECT_RULES}{suffix}"))
         .bind(tenant_id)
         .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(rules_from).transpose()
 }
 
-/// The saved rules, locked for the transaction that replaces them.
-pub async fn rules_for_update(
-    tx: &mut Tx,
-    backend: Backend,
+async fn upsert<'e, E>(
+    executor: E,
     tenant_id: &str,
-) -> Result<Option<StoredRules>, SqlError> {
-    let row = sqlx::query(&format!("{SELECT_RULES}{}", backend.for_update()))
-        .bind(tenant_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref().map(rules_from).transpose()
-}
-
-/// Stores `defaults` as the tenant's rules unless it has a row, committed
-/// on its own: a row must exist before a save locks it, for the share locks
-/// of [`rules_in_tx`] to order writes against the save.
-pub async fn ensure_rules_row(
-    db: &Db,
-    tenant_id: &str,
-    defaults: &StoredRules,
-) -> Result<(), SqlError> {
-    sqlx::query(
+    r: &StoredRules,
+    on_conflict: &str,
+) -> Result<(), SqlError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO mapping_rules (tenant_id, role_attribute, groups_attribute, delimiter,
             role_values, group_values, updated_at, updated_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (tenant_id) DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(&defaults.role_attribute)
-    .bind(&defaults.groups_attribute)
-    .bind(&defaults.delimiter)
-    .bind(&defaults.role_values)
-    .bind(&defaults.group_values)
-    .bind(&defaults.updated_at)
-    .bind(&defaults.updated_by)
-    .execute(db.writer())
-    .await?;
-    Ok(())
-}
-
-/// Inserts or replaces the tenant's rules.
-pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result<(), SqlError> {
-    sqlx::query(
-        "INSERT INTO mapping_rules (tenant_id, role_attribute, groups_attribute, delimiter,
-            role_values, group_values, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (tenant_id) DO UPDATE SET role_attribute = excluded.role_attribute,
-            groups_attribute = excluded.groups_attribute, delimiter = excluded.delimiter,
-            role_values = excluded.role_values, group_values = excluded.group_values,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-    )
+         ON CONFLICT (tenant_id) {on_conflict}"
+    ))
     .bind(tenant_id)
     .bind(&r.role_attribute)
     .bind(&r.groups_attribute)
@@ -124,9 +100,34 @@ pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result
     .bind(&r.group_values)
     .bind(&r.updated_at)
     .bind(&r.updated_by)
-    .execute(&mut **tx)
+    .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Stores `defaults` as the tenant's rules unless it has a row, committed
+/// on its own: a row must exist before a save locks it, for the locks of
+/// [`rules_locked`] to order writes against the save.
+pub async fn ensure_rules_row(
+    db: &Db,
+    tenant_id: &str,
+    defaults: &StoredRules,
+) -> Result<(), SqlError> {
+    upsert(db.writer(), tenant_id, defaults, "DO NOTHING").await
+}
+
+/// Inserts or replaces the tenant's rules.
+pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result<(), SqlError> {
+    upsert(
+        &mut **tx,
+        tenant_id,
+        r,
+        "DO UPDATE SET role_attribute = excluded.role_attribute,
+            groups_attribute = excluded.groups_attribute, delimiter = excluded.delimiter,
+            role_values = excluded.role_values, group_values = excluded.group_values,
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .await
 }
 
 /// Writes one user's derived values (after a SCIM write of that user).
