@@ -149,6 +149,8 @@ async fn seed_users(db: &Db, tenant_id: &str, from: usize, to: usize) -> anyhow:
                 version: 1,
                 created_at: at.clone(),
                 updated_at: at,
+                derived_role: None,
+                derived_groups: None,
             };
             let ix = Indexed {
                 name: name.clone(),

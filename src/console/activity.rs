@@ -89,7 +89,7 @@ pub struct LogQuery {
 }
 
 /// Operation prefixes offered by the filter (any other prefix may be typed).
-pub const OPERATION_PREFIXES: [(&str, &str); 9] = [
+pub const OPERATION_PREFIXES: [(&str, &str); 10] = [
     ("user.", "SCIM users"),
     ("group.", "SCIM groups"),
     ("search", "SCIM searches"),
@@ -98,6 +98,7 @@ pub const OPERATION_PREFIXES: [(&str, &str); 9] = [
     ("token.", "Secret tokens"),
     ("client.", "OAuth clients"),
     ("admin.", "Admins and sign-ins"),
+    ("mapping.", "Mapping rules"),
     ("tenant.", "Tenant"),
 ];
 

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod groups;
 pub mod home;
 pub mod manage;
+pub mod mapping;
 pub mod nav;
 pub mod overview;
 pub mod resource;

@@ -19,6 +19,7 @@ pub enum Section {
     Activity,
     ConnectEntra,
     Connections,
+    Mapping,
     Admins,
     /// The operator's list of tenants.
     Tenants,
@@ -26,13 +27,14 @@ pub enum Section {
 
 /// A tenant admin's sections, in the order the header shows them, with the
 /// address of each section's first page.
-const TENANT_SECTIONS: [(Section, &str, &str); 7] = [
+const TENANT_SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Overview, "Overview", "/"),
     (Section::Users, "Users", "/users"),
     (Section::Groups, "Groups", "/groups"),
     (Section::Activity, "Activity", "/activity"),
     (Section::ConnectEntra, "Connect Entra", "/connect"),
     (Section::Connections, "Connections", "/connections"),
+    (Section::Mapping, "Mapping", "/mapping"),
     (Section::Admins, "Admins", "/admins"),
 ];
 

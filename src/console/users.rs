@@ -19,6 +19,8 @@ use super::view::{Pager, When, cursor_from, encode_cursor, query_string, redact,
 use super::{ConsoleError, render};
 use crate::http::AppState;
 use crate::http::session::CurrentAdmin;
+use crate::provision::mapping::{self, Derived};
+use crate::provision::recompute;
 use crate::store::console::{self, Cursor, UserFilter, UserRow, UserSort};
 use crate::store::members::{self, Membership};
 use crate::store::resources;
@@ -451,6 +453,10 @@ pub struct UserPage {
     pub version: i64,
     pub sections: Vec<AttrSection>,
     pub groups: Vec<Membership>,
+    /// What the mapping rules derived, and the values they did not map.
+    pub mapped: Derived,
+    pub unmapped_roles: Vec<String>,
+    pub unmapped_groups: Vec<String>,
     pub timeline: Vec<LogRow>,
     pub timeline_more: bool,
     pub json: String,
@@ -478,6 +484,11 @@ pub async fn show(
         Some(&groups),
     );
     let (timeline, timeline_more) = timeline(&state, &tenant_id, &row.id).await?;
+    // The stored result is what clients read; the unmapped values are those
+    // of the current rules (the same rules, since saving recomputes).
+    let (rules, _) = recompute::current(db, &tenant_id).await?;
+    let outcome = mapping::derive(&rules, &doc);
+    let mapped = Derived::from_stored(row.derived_role.as_deref(), row.derived_groups.as_deref());
     let now = Utc::now();
     let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
     let page = UserPage {
@@ -493,6 +504,9 @@ pub async fn show(
         version: row.version,
         sections: sections(&full.json),
         groups,
+        mapped,
+        unmapped_roles: outcome.unmapped_roles,
+        unmapped_groups: outcome.unmapped_groups,
         timeline,
         timeline_more,
         json: redact(&serde_json::to_string_pretty(&full.json).unwrap_or_default()),

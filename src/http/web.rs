@@ -79,6 +79,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .merge(console::manage::router())
         .merge(console::views::router())
+        .merge(console::mapping::router())
         .layer(sessions)
         .route("/static/style.css", get(stylesheet))
         .route("/static/htmx.min.js", get(console::manage::htmx_script))

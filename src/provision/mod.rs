@@ -3,6 +3,8 @@
 
 pub mod diff;
 pub mod list;
+pub mod mapping;
+pub mod recompute;
 pub mod represent;
 
 use std::time::Instant;
@@ -13,10 +15,10 @@ use scim::{Quirks, ResourceKind, ScimError};
 use serde_json::Value;
 
 use crate::store::activity::{self, Actor, Entry};
-use crate::store::members;
 use crate::store::resources::{self, Row, Tx};
 use crate::store::sql::Table;
 use crate::store::{Db, SqlError, is_unique_violation, new_id, now};
+use crate::store::{mapping as mapping_store, members};
 pub use represent::Resource;
 
 /// Who is asking, for which tenant, and where the API lives.
@@ -199,6 +201,62 @@ fn drop_password(n: &mut Normalized) {
     }
 }
 
+/// Derives a user's role and employee groups from its new document with the
+/// tenant's committed rules, in the write's transaction, and stores them
+/// when they differ from the row's. Returns the changes for the log.
+async fn apply_mapping(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    row: &mut Row,
+    doc: &Value,
+) -> Result<Vec<diff::Change>, ScimError> {
+    let rules = recompute::current_in_tx(tx, ctx.db.backend(), &ctx.tenant_id)
+        .await
+        .map_err(internal)?;
+    let derived = mapping::derive(&rules, doc).derived;
+    let before =
+        mapping::Derived::from_stored(row.derived_role.as_deref(), row.derived_groups.as_deref());
+    if derived == before {
+        return Ok(Vec::new());
+    }
+    let groups = derived.groups_json();
+    mapping_store::set_derived(
+        tx,
+        &ctx.tenant_id,
+        &row.id,
+        derived.role.as_deref(),
+        groups.as_deref(),
+    )
+    .await
+    .map_err(internal)?;
+    let ext = |name: &str| format!("{}:{name}", scim::schema::MAPPING_USER);
+    let mut changes = Vec::new();
+    if derived.role != before.role {
+        changes.push(diff::Change {
+            path: ext("role"),
+            before: before.role.map_or(Value::Null, Value::String),
+            after: derived.role.clone().map_or(Value::Null, Value::String),
+        });
+    }
+    if derived.groups != before.groups {
+        let list = |g: Vec<String>| {
+            if g.is_empty() {
+                Value::Null
+            } else {
+                Value::from(g)
+            }
+        };
+        changes.push(diff::Change {
+            path: ext("groups"),
+            before: list(before.groups),
+            after: list(derived.groups.clone()),
+        });
+    }
+    row.derived_role = derived.role;
+    row.derived_groups = groups;
+    Ok(changes)
+}
+
 /// Reads one resource.
 pub async fn get(
     ctx: &Ctx,
@@ -310,12 +368,14 @@ async fn create_tx(
 ) -> Result<Resource, ScimError> {
     let ix = represent::indexed(kind, &n.doc);
     let at = now();
-    let row = Row {
+    let mut row = Row {
         id: new_id(),
         doc: n.doc.to_string(),
         version: 1,
         created_at: at.clone(),
         updated_at: at.clone(),
+        derived_role: None,
+        derived_groups: None,
     };
     let mut tx = ctx.db.begin().await.map_err(internal)?;
     match resources::insert(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
@@ -323,6 +383,11 @@ async fn create_tx(
         Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
         Err(e) => return Err(internal(e)),
     }
+    let mapped = if kind == ResourceKind::User {
+        apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
+    } else {
+        Vec::new()
+    };
     let mut detail = format!("created {} {:?}", kind.name().to_lowercase(), ix.name);
     if let Some(ids) = &n.members
         && !ids.is_empty()
@@ -336,7 +401,9 @@ async fn create_tx(
     let mut entry = audit
         .entry(201, Some(&row.id), &ix.name, quirks, &n.ignored)
         .detail(detail);
-    entry.changes = changes_json(&diff::diff(&Value::Object(Default::default()), &n.doc));
+    let mut changes = diff::diff(&Value::Object(Default::default()), &n.doc);
+    changes.extend(mapped);
+    entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await.map_err(internal)?;
     tx.commit().await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -399,6 +466,11 @@ async fn replace_tx(
         Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
         Err(e) => return Err(internal(e)),
     }
+    let mapped = if kind == ResourceKind::User {
+        apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
+    } else {
+        Vec::new()
+    };
     let mut detail = format!("replaced {} {:?}", kind.name().to_lowercase(), ix.name);
     if let Some(ids) = &n.members {
         let found = resolve_members(&mut tx, ctx, id, ids).await?;
@@ -413,7 +485,9 @@ async fn replace_tx(
     let mut entry = audit
         .entry(200, Some(id), &ix.name, quirks, &n.ignored)
         .detail(detail);
-    entry.changes = changes_json(&diff::diff(&before, &n.doc));
+    let mut changes = diff::diff(&before, &n.doc);
+    changes.extend(mapped);
+    entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     build(ctx, kind, &row, true).await
@@ -521,6 +595,7 @@ async fn patch_tx(
     }
 
     let doc_changed = n.doc != before;
+    let mut mapped = Vec::new();
     let label = label_of(kind, &n.doc);
     let mut detail = format!(
         "{} operation{}",
@@ -538,6 +613,9 @@ async fn patch_tx(
                 Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
                 Err(e) => return Err(internal(e)),
             }
+            if kind == ResourceKind::User {
+                mapped = apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?;
+            }
             detail.push_str("; attributes changed");
         } else {
             resources::touch(&mut tx, table(kind), &ctx.tenant_id, id, row.version, &at)
@@ -554,6 +632,7 @@ async fn patch_tx(
         .entry(200, Some(id), &label, quirks, &ignored)
         .detail(detail);
     let mut changes = diff::diff(&before, &n.doc);
+    changes.extend(mapped);
     if !added_ids.is_empty() || !removed_ids.is_empty() || cleared {
         changes.push(diff::Change {
             path: "members".to_string(),

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use scim::ResourceKind;
 use scim::filter::AttrPath;
+use scim::schema::MAPPING_USER;
 use serde_json::{Map, Value, json};
 
+use super::mapping::Derived;
 use crate::store::members::{Member, Membership};
 use crate::store::resources::{Indexed, Row};
 
@@ -84,6 +86,9 @@ pub fn full(
             .collect();
         out.insert("members".into(), Value::Array(list));
     }
+    if kind == ResourceKind::User {
+        add_mapping(&mut out, row);
+    }
     if let Some(groups) = groups
         && !groups.is_empty()
     {
@@ -114,6 +119,32 @@ pub fn full(
         id: row.id.clone(),
         json: Value::Object(out),
         version: row.version,
+    }
+}
+
+/// The role and employee groups the mapping rules derived, as scimgate's
+/// read-only extension, listed in `schemas`; absent when there are none.
+fn add_mapping(out: &mut Map<String, Value>, row: &Row) {
+    let derived = Derived::from_stored(row.derived_role.as_deref(), row.derived_groups.as_deref());
+    if derived.is_empty() {
+        return;
+    }
+    let mut ext = Map::new();
+    if let Some(role) = derived.role {
+        ext.insert("role".into(), Value::String(role));
+    }
+    if !derived.groups.is_empty() {
+        ext.insert("groups".into(), Value::from(derived.groups));
+    }
+    out.insert(MAPPING_USER.into(), Value::Object(ext));
+    match out.get_mut("schemas") {
+        Some(Value::Array(list)) => list.push(Value::String(MAPPING_USER.into())),
+        _ => {
+            out.insert(
+                "schemas".into(),
+                json!([ResourceKind::User.core_schema().id, MAPPING_USER]),
+            );
+        }
     }
 }
 

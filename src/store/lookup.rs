@@ -66,7 +66,8 @@ pub async fn token_and_user(
     let sql = format!(
         "SELECT t.id AS token_id, t.tenant_id, t.name AS token_name, t.expires_at,
                 t.revoked_at, t.last_used_at,
-                u.id, u.doc, u.version, u.created_at, u.updated_at{group_columns}
+                u.id, u.doc, u.version, u.created_at, u.updated_at,
+                u.derived_role, u.derived_groups{group_columns}
          FROM api_tokens t
          LEFT JOIN scim_users u ON u.tenant_id = t.tenant_id AND u.{column} = $2{group_joins}
          WHERE t.token_hash = $1{order}"
@@ -113,6 +114,8 @@ pub async fn token_and_user(
                 version: first.try_get("version")?,
                 created_at: first.try_get("created_at")?,
                 updated_at: first.try_get("updated_at")?,
+                derived_role: first.try_get("derived_role")?,
+                derived_groups: first.try_get("derived_groups")?,
             };
             Some((row, groups))
         }

@@ -15,6 +15,7 @@ pub mod console;
 pub mod grants;
 pub mod lookup;
 pub mod manage;
+pub mod mapping;
 pub mod members;
 pub mod resources;
 pub mod sessions;

@@ -17,6 +17,10 @@ pub struct Row {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Users only: the role and the employee groups (JSON array) the
+    /// tenant's mapping rules derived, see `store::mapping`.
+    pub derived_role: Option<String>,
+    pub derived_groups: Option<String>,
 }
 
 /// The columns derived from a document that the database indexes.
@@ -33,14 +37,29 @@ pub struct Indexed {
 }
 
 const ROW_COLUMNS: &str = "id, doc, version, created_at, updated_at";
+const USER_ROW_COLUMNS: &str =
+    "id, doc, version, created_at, updated_at, derived_role, derived_groups";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Row, SqlError> {
+fn row_columns(table: Table) -> &'static str {
+    match table {
+        Table::Users => USER_ROW_COLUMNS,
+        Table::Groups => ROW_COLUMNS,
+    }
+}
+
+fn from_row(table: Table, row: &sqlx::any::AnyRow) -> Result<Row, SqlError> {
+    let (derived_role, derived_groups) = match table {
+        Table::Users => (row.try_get("derived_role")?, row.try_get("derived_groups")?),
+        Table::Groups => (None, None),
+    };
     Ok(Row {
         id: row.try_get("id")?,
         doc: row.try_get("doc")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        derived_role,
+        derived_groups,
     })
 }
 
@@ -61,14 +80,15 @@ pub async fn get(
         return Ok(None);
     }
     let row = sqlx::query(&format!(
-        "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2",
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
+        row_columns(table),
         table.name()
     ))
     .bind(tenant_id)
     .bind(id)
     .fetch_optional(db.reader())
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|r| from_row(table, r)).transpose()
 }
 
 /// Reads a row inside a write transaction, locking it on PostgreSQL so that
@@ -84,7 +104,8 @@ pub async fn get_for_update(
         return Ok(None);
     }
     let row = sqlx::query(&format!(
-        "SELECT {ROW_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2{}",
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2{}",
+        row_columns(table),
         table.name(),
         backend.for_update()
     ))
@@ -92,7 +113,7 @@ pub async fn get_for_update(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|r| from_row(table, r)).transpose()
 }
 
 /// Sort order of a listing; ties are broken by id so pages are stable.
@@ -135,7 +156,7 @@ pub async fn query(
     limit: Option<i64>,
 ) -> Result<Vec<Row>, SqlError> {
     let body = where_clause(table, tenant_id, cond);
-    let mut sql = Sql::new(&format!("SELECT {ROW_COLUMNS}"));
+    let mut sql = Sql::new(&format!("SELECT {}", row_columns(table)));
     sql.push(&body.text);
     sql.binds = body.binds;
     let col = table.column(order.column).unwrap_or("created_at");
@@ -164,7 +185,7 @@ pub async fn query(
         sql.bind(SqlValue::Int(offset));
     }
     let rows = sql.query().fetch_all(db.reader()).await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(|r| from_row(table, r)).collect()
 }
 
 pub async fn count(

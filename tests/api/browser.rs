@@ -79,14 +79,21 @@ impl Form {
 pub fn forms(html: &str) -> Vec<Form> {
     let doc = Html::parse_document(html);
     let form_sel = Selector::parse("form").unwrap();
-    let input_sel = Selector::parse("input[name], button[name]").unwrap();
+    let input_sel = Selector::parse("input[name], button[name], textarea[name]").unwrap();
     doc.select(&form_sel)
         .map(|f| {
             let mut fields = Vec::new();
             let mut buttons = Vec::new();
             for el in f.select(&input_sel) {
                 let name = el.value().attr("name").unwrap_or_default().to_string();
-                let value = el.value().attr("value").unwrap_or_default().to_string();
+                let value = if el.value().name() == "textarea" {
+                    // A textarea's value is its text; browsers drop one
+                    // leading newline.
+                    let text: String = el.text().collect();
+                    text.strip_prefix('\n').unwrap_or(&text).to_string()
+                } else {
+                    el.value().attr("value").unwrap_or_default().to_string()
+                };
                 let kind = el.value().attr("type").unwrap_or_default();
                 if el.value().name() == "button" || kind == "submit" {
                     buttons.push((name, value));

@@ -162,6 +162,7 @@ async fn pages_need_a_signed_in_tenant_admin(app: TestApp) {
             "Activity",
             "Connect Entra",
             "Connections",
+            "Mapping",
             "Admins"
         ]
     );
@@ -591,6 +592,8 @@ pub async fn seed_users(app: &TestApp, tenant_id: &str, n: usize, doc: impl Fn(u
                 version: 1,
                 created_at: at.clone(),
                 updated_at: at.clone(),
+                derived_role: None,
+                derived_groups: None,
             };
             (row, ix)
         })

@@ -13,6 +13,8 @@ mod console_views_perf;
 mod entra_fixtures;
 mod faults;
 mod hot_path;
+mod mapping;
+mod mapping_perf;
 mod oauth_token;
 mod read_log;
 mod scim_basics;

@@ -494,6 +494,19 @@ pub fn normalize(
                     ignored.push(key);
                     continue;
                 };
+                // An extension clients cannot write (scimgate's mapping
+                // extension) is ignored whole, whatever its shape: echoing a
+                // served representation back must never fail.
+                if ext
+                    .attributes
+                    .iter()
+                    .all(|a| a.mutability == Mutability::ReadOnly)
+                {
+                    if !value.is_null() {
+                        quirks.note(quirk::READ_ONLY_IGNORED);
+                    }
+                    continue;
+                }
                 let inner = match value {
                     Value::Null => {
                         quirks.note(quirk::NULL_ATTRIBUTE);
@@ -518,6 +531,10 @@ pub fn normalize(
                         ignored.push(format!("{}:{k}", ext.id));
                         continue;
                     };
+                    if res.attr.mutability == Mutability::ReadOnly {
+                        quirks.note(quirk::READ_ONLY_IGNORED);
+                        continue;
+                    }
                     let sub_def = match sub {
                         None => None,
                         Some(s) => match schema::sub_attr(res.attr, s) {
@@ -977,7 +994,7 @@ pub fn project(
 mod tests {
     use super::*;
     use crate::error::ScimType;
-    use crate::schema::{CORE_GROUP, CORE_USER, ENTERPRISE_USER};
+    use crate::schema::{CORE_GROUP, CORE_USER, ENTERPRISE_USER, MAPPING_USER};
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -1223,6 +1240,18 @@ mod tests {
             json!({"userName": "u", ENTERPRISE_USER: "x"}),
         );
         assert!(e.detail.contains(ENTERPRISE_USER));
+        // The mapping extension is read-only: dropped in every form and
+        // shape, never an error.
+        for body in [
+            json!({"userName": "u", MAPPING_USER: {"role": "Admin", "groups": ["x"]}}),
+            json!({"userName": "u", MAPPING_USER: "not an object"}),
+            json!({"userName": "u", format!("{MAPPING_USER}:role"): "Admin"}),
+        ] {
+            let (n, q) = user(body);
+            assert_eq!(n.doc, json!({"schemas": [CORE_USER], "userName": "u"}));
+            assert!(n.ignored.is_empty());
+            assert_eq!(q.count(quirk::READ_ONLY_IGNORED), 1, "{q:?}");
+        }
         // Groups have no extension: the enterprise key is unknown there.
         let (n, _) = norm(
             ResourceKind::Group,

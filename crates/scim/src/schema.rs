@@ -7,6 +7,9 @@ use serde_json::{Map, Value, json};
 pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// scimgate's read-only extension carrying the role and employee groups its
+/// mapping rules derive from each user's attributes.
+pub const MAPPING_USER: &str = "urn:scimgate:params:scim:schemas:extension:mapping:2.0:User";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -504,9 +507,34 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
 };
 
 // ---------------------------------------------------------------------------
+// scimgate mapping extension: values derived by the tenant's mapping rules,
+// never written by clients (writes are ignored as readOnly).
+
+const MAPPING_ATTRS: &[AttrDef] = &[
+    string(
+        "role",
+        "The product role derived from the user's attributes by the tenant's mapping rules. Absent when no rule matches. READ-ONLY.",
+    )
+    .read_only(),
+    string(
+        "groups",
+        "The employee groups derived from the user's attributes by the tenant's mapping rules. READ-ONLY.",
+    )
+    .multi()
+    .read_only(),
+];
+
+pub static MAPPING_USER_SCHEMA: Schema = Schema {
+    id: MAPPING_USER,
+    name: "MappingUser",
+    description: "Role and employee groups derived by scimgate's mapping rules",
+    attributes: MAPPING_ATTRS,
+};
+
+// ---------------------------------------------------------------------------
 // Resource kinds and attribute resolution.
 
-static USER_EXTENSIONS: [&Schema; 1] = [&ENTERPRISE_USER_SCHEMA];
+static USER_EXTENSIONS: [&Schema; 2] = [&ENTERPRISE_USER_SCHEMA, &MAPPING_USER_SCHEMA];
 
 impl ResourceKind {
     /// The resource type name: `"User"` or `"Group"`.
@@ -620,7 +648,7 @@ pub fn resolve(kind: ResourceKind, urn: Option<&str>, name: &str) -> Option<Reso
 }
 
 /// The schema URNs an attribute reference may start with.
-const KNOWN_URNS: [&str; 3] = [CORE_USER, CORE_GROUP, ENTERPRISE_USER];
+const KNOWN_URNS: [&str; 4] = [CORE_USER, CORE_GROUP, ENTERPRISE_USER, MAPPING_USER];
 
 /// Splits a full attribute reference into its schema URN (when it starts with a
 /// known one, case-insensitively) and the rest. The separator after the URN may
@@ -657,9 +685,9 @@ pub fn schema_by_urn(urn: &str) -> Option<&'static Schema> {
         .find(|s| s.id.eq_ignore_ascii_case(urn))
 }
 
-/// The three schemas served at `/Schemas`.
-pub fn all_schemas() -> [&'static Schema; 3] {
-    [&USER, &GROUP, &ENTERPRISE_USER_SCHEMA]
+/// The schemas served at `/Schemas`.
+pub fn all_schemas() -> [&'static Schema; 4] {
+    [&USER, &GROUP, &ENTERPRISE_USER_SCHEMA, &MAPPING_USER_SCHEMA]
 }
 
 // ---------------------------------------------------------------------------
@@ -1132,11 +1160,15 @@ mod tests {
         assert_eq!(ResourceKind::Group.endpoint(), "/Groups");
         assert_eq!(ResourceKind::User.core_schema().id, CORE_USER);
         assert_eq!(ResourceKind::Group.core_schema().id, CORE_GROUP);
-        assert_eq!(ResourceKind::User.extension_schemas().len(), 1);
+        assert_eq!(ResourceKind::User.extension_schemas().len(), 2);
         assert_eq!(
             ResourceKind::User.extension_schemas()[0].id,
             ENTERPRISE_USER
         );
+        assert_eq!(ResourceKind::User.extension_schemas()[1].id, MAPPING_USER);
+        let role = resolve(ResourceKind::User, None, &format!("{MAPPING_USER}:role")).unwrap();
+        assert_eq!(role.extension, Some(MAPPING_USER));
+        assert_eq!(role.attr.mutability, Mutability::ReadOnly);
         assert!(ResourceKind::Group.extension_schemas().is_empty());
         assert_eq!(
             schema_by_urn(&ENTERPRISE_USER.to_lowercase()).unwrap().name,
@@ -1156,7 +1188,10 @@ mod tests {
         assert_eq!(user["schema"], CORE_USER);
         assert_eq!(
             user["schemaExtensions"],
-            json!([{"schema": ENTERPRISE_USER, "required": false}])
+            json!([
+                {"schema": ENTERPRISE_USER, "required": false},
+                {"schema": MAPPING_USER, "required": false}
+            ])
         );
         assert_eq!(user["meta"]["resourceType"], "ResourceType");
         assert_eq!(
