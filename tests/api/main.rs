@@ -21,3 +21,4 @@ mod scim_basics;
 mod scim_behaviour;
 mod signin;
 mod simulator;
+mod ui;
