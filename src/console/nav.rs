@@ -20,13 +20,14 @@ pub enum Section {
     ConnectEntra,
     Connections,
     Admins,
+    Settings,
     /// The operator's list of tenants.
     Tenants,
 }
 
 /// A tenant admin's sections, in the order the header shows them, with the
 /// address of each section's first page.
-const TENANT_SECTIONS: [(Section, &str, &str); 7] = [
+const TENANT_SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Overview, "Overview", "/"),
     (Section::Users, "Users", "/users"),
     (Section::Groups, "Groups", "/groups"),
@@ -34,6 +35,7 @@ const TENANT_SECTIONS: [(Section, &str, &str); 7] = [
     (Section::ConnectEntra, "Connect Entra", "/connect"),
     (Section::Connections, "Connections", "/connections"),
     (Section::Admins, "Admins", "/admins"),
+    (Section::Settings, "Settings", "/settings"),
 ];
 
 /// An operator manages tenants and belongs to none.

@@ -162,7 +162,8 @@ async fn pages_need_a_signed_in_tenant_admin(app: TestApp) {
             "Activity",
             "Connect Entra",
             "Connections",
-            "Admins"
+            "Admins",
+            "Settings"
         ]
     );
     assert_eq!(
