@@ -18,3 +18,4 @@ mod scim_basics;
 mod scim_behaviour;
 mod signin;
 mod simulator;
+mod sso;
