@@ -750,3 +750,53 @@ with_provider!(
     wrong_state_cancelled_and_stale_answers_are_refused,
     settings_keep_the_secret_write_only,
 );
+
+/// Without the operator's provider: no single sign-on on the sign-in page
+/// until a tenant turns it on, and then the e-mail-first step answers an
+/// unknown address and an admin without a tenant provider alike.
+async fn the_email_first_step_does_not_reveal_admins(app: TestApp) {
+    let browser = Browser::fresh(&app);
+    let page = browser.get("/signin").await;
+    assert!(forms(&page.text).iter().all(|f| f.action != "/signin/sso"));
+
+    let beta = tenants::create(&app.db, "beta", "Beta Inc").await.unwrap();
+    create_admin(&app, Some(&beta.id), "bob@beta.example").await;
+    sso::save(
+        &app.db,
+        &app.tenant.id,
+        &SsoChange {
+            issuer: "https://login.acme.example".to_string(),
+            client_id: ACME.0.to_string(),
+            client_secret: Some(ACME.1.to_string()),
+            enabled: true,
+        },
+        &Actor::operator(),
+    )
+    .await
+    .unwrap();
+    let page = browser.get("/signin").await;
+    assert!(
+        forms(&page.text)
+            .iter()
+            .all(|f| f.get("email").is_some() || f.action != "/signin/sso"),
+        "no operator's provider button"
+    );
+
+    let mut answers = Vec::new();
+    for email in ["bob@beta.example", "nobody@nowhere.example"] {
+        let page = browser.get("/signin").await;
+        let mut f = sso_form(&page.text, true);
+        f.set("email", email);
+        let r = browser.submit(&f).await;
+        r.expect(200);
+        let text = main_text(&r.text);
+        assert!(
+            text.contains("Single sign-on is not set up for this address"),
+            "{text}"
+        );
+        answers.push(text.replace(email, "EMAIL"));
+    }
+    assert_eq!(answers[0], answers[1], "the two answers must not differ");
+}
+
+crate::on_both_databases!(the_email_first_step_does_not_reveal_admins);
