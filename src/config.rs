@@ -20,7 +20,13 @@ pub struct Config {
     pub max_page_size: i64,
     /// Token lifetimes of the authorization server.
     pub oauth: crate::oauth::Settings,
+    /// The operator's single sign-on provider: it may sign in any console
+    /// account (operator or tenant admin) whose e-mail it vouches for.
+    pub oidc: Option<OidcProvider>,
 }
+
+/// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
+pub use crate::oidc::Provider as OidcProvider;
 
 impl Config {
     pub fn new(database_url: &str, bind: SocketAddr) -> Config {
@@ -32,6 +38,7 @@ impl Config {
             default_page_size: 100,
             max_page_size: 1000,
             oauth: crate::oauth::Settings::default(),
+            oidc: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod http;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
 pub mod provision;
 pub mod secret;

@@ -18,6 +18,25 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SCIMGATE_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
     pub max_payload_bytes: usize,
+
+    /// Issuer URL of the operator's OpenID Connect provider for single
+    /// sign-on to the console (any account whose e-mail it has verified).
+    #[arg(long, env = "SCIMGATE_OIDC_ISSUER", requires_all = ["oidc_client_id", "oidc_client_secret"])]
+    pub oidc_issuer: Option<String>,
+
+    /// scimgate's client id at that provider.
+    #[arg(long, env = "SCIMGATE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+
+    /// scimgate's client secret at that provider (prefer the environment
+    /// variable: command lines are visible to other users of the machine).
+    #[arg(
+        long,
+        env = "SCIMGATE_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "oidc_issuer"
+    )]
+    pub oidc_client_secret: Option<String>,
 }
 
 pub async fn run(
@@ -29,6 +48,18 @@ pub async fn run(
     config.public_url = public_url;
     config.max_payload_bytes = args.max_payload_bytes;
     config.oauth.access_token_secs = args.access_token_minutes * 60;
+    if let (Some(issuer), Some(client_id), Some(client_secret)) = (
+        args.oidc_issuer,
+        args.oidc_client_id,
+        args.oidc_client_secret,
+    ) {
+        config.oidc = Some(crate::config::OidcProvider {
+            issuer: crate::oidc::check_issuer(&issuer)
+                .map_err(|e| anyhow::anyhow!("--oidc-issuer: {e}"))?,
+            client_id,
+            client_secret,
+        });
+    }
     let server = Server::bind(config).await?;
     tracing::info!(
         address = %server.local_addr(),

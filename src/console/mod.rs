@@ -15,6 +15,7 @@ pub mod nav;
 pub mod overview;
 pub mod resource;
 pub mod signin;
+pub mod sso;
 pub mod users;
 pub mod view;
 pub mod views;

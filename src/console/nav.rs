@@ -21,13 +21,14 @@ pub enum Section {
     Connections,
     Mapping,
     Admins,
+    Settings,
     /// The operator's list of tenants.
     Tenants,
 }
 
 /// A tenant admin's sections, in the order the header shows them, with the
 /// address of each section's first page.
-const TENANT_SECTIONS: [(Section, &str, &str); 8] = [
+const TENANT_SECTIONS: [(Section, &str, &str); 9] = [
     (Section::Overview, "Overview", "/"),
     (Section::Users, "Users", "/users"),
     (Section::Groups, "Groups", "/groups"),
@@ -36,6 +37,7 @@ const TENANT_SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Connections, "Connections", "/connections"),
     (Section::Mapping, "Mapping", "/mapping"),
     (Section::Admins, "Admins", "/admins"),
+    (Section::Settings, "Settings", "/settings"),
 ];
 
 /// An operator manages tenants and belongs to none.

@@ -33,6 +33,11 @@ pub struct SignInPage {
     pub next: String,
     pub error: Option<String>,
     pub purpose: Option<&'static str>,
+    /// Which single sign-on ways the page offers.
+    pub sso: super::sso::Choices,
+    /// The answer of the e-mail-first step when it leads nowhere.
+    pub sso_notice: Option<String>,
+    pub sso_email: String,
 }
 
 fn purpose_of(next: &str) -> Option<&'static str> {
@@ -41,7 +46,11 @@ fn purpose_of(next: &str) -> Option<&'static str> {
 }
 
 /// `GET /signin?next=…`
-pub async fn form(session: Session, uri: Uri) -> Result<Response, ConsoleError> {
+pub async fn form(
+    State(state): State<AppState>,
+    session: Session,
+    uri: Uri,
+) -> Result<Response, ConsoleError> {
     let next = query_pairs(uri.query())
         .into_iter()
         .find(|(k, _)| k == "next")
@@ -53,6 +62,9 @@ pub async fn form(session: Session, uri: Uri) -> Result<Response, ConsoleError> 
         purpose: purpose_of(&next),
         next,
         error: None,
+        sso: super::sso::choices(&state).await?,
+        sso_notice: None,
+        sso_email: String::new(),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -67,14 +79,14 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
 }
 
-fn admin_actor(admin: &Admin) -> Actor {
+pub fn admin_actor(admin: &Admin) -> Actor {
     Actor {
         kind: "admin",
         id: Some(admin.id.clone()),
@@ -108,6 +120,7 @@ pub async fn submit(
     let account_key = format!("acct:{}", email.to_lowercase());
     let address_key = format!("addr:{ip}");
 
+    let sso = super::sso::choices(&state).await?;
     let again = |status: StatusCode, error: String, csrf: String| {
         render(
             status,
@@ -117,6 +130,9 @@ pub async fn submit(
                 purpose: purpose_of(&next),
                 next: next.clone(),
                 error: Some(error),
+                sso,
+                sso_notice: None,
+                sso_email: String::new(),
             },
         )
     };
@@ -167,15 +183,8 @@ pub async fn submit(
     match admin {
         Some(admin) if password_ok => {
             throttle::reset(db, &account_key).await?;
-            session::sign_in(&session, &admin).await?;
-            if let Some(tenant) = &admin.tenant_id {
-                let mut entry = Entry::security(tenant, &admin_actor(&admin), "admin.signin")
-                    .resource("Admin", &admin.id, &admin.email)
-                    .detail(format!("{} signed in from {}", admin.email, ip));
-                entry.request_id = request_id(&headers);
-                activity::record_alone(db, &entry).await?;
-            }
-            tracing::info!(admin = %admin.id, "admin signed in");
+            let how = format!("{} signed in from {}", admin.email, ip);
+            complete(db, &session, &admin, how, &headers).await?;
             Ok(see_other(safe_next(Some(&next))))
         }
         _ => {
@@ -198,6 +207,28 @@ pub async fn submit(
             ))
         }
     }
+}
+
+/// Opens the signed-in session of `admin` (a new session id) and writes the
+/// sign-in to the tenant's activity log, `how` saying how it happened. Every
+/// way of signing in ends here.
+pub async fn complete(
+    db: &crate::store::Db,
+    session: &Session,
+    admin: &Admin,
+    how: String,
+    headers: &HeaderMap,
+) -> Result<(), ConsoleError> {
+    session::sign_in(session, admin).await?;
+    if let Some(tenant) = &admin.tenant_id {
+        let mut entry = Entry::security(tenant, &admin_actor(admin), "admin.signin")
+            .resource("Admin", &admin.id, &admin.email)
+            .detail(how);
+        entry.request_id = request_id(headers);
+        activity::record_alone(db, &entry).await?;
+    }
+    tracing::info!(admin = %admin.id, "admin signed in");
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

@@ -318,6 +318,7 @@ pub fn actor_text(e: &Recorded) -> String {
         "admin" => "admin",
         "operator" => "operator",
         "system" => "scimgate",
+        "sso" => "single sign-on",
         other => other,
     };
     match e.actor_label.as_deref().filter(|l| !l.is_empty()) {

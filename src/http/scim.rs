@@ -211,6 +211,8 @@ impl ScimRequest {
     }
 
     /// The context of a caller whose token was checked (`None`: refused).
+    // The error is the 401 response itself, built once per refused request.
+    #[allow(clippy::result_large_err)]
     fn admit(self, state: &AppState, auth: Option<Authenticated>) -> Result<Ctx, Response> {
         let auth = auth.ok_or_else(|| {
             unauthorized(

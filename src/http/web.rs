@@ -73,6 +73,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(console::signin::form).post(console::signin::submit),
         )
         .route("/signout", post(console::signin::sign_out))
+        .route("/signin/sso", post(console::sso::start))
+        .route(crate::oidc::CALLBACK_PATH, get(console::sso::callback))
         .route(
             "/oauth/authorize",
             get(console::consent::show).post(console::consent::decide),

@@ -21,6 +21,7 @@ pub mod resources;
 pub mod sessions;
 pub mod setup;
 pub mod sql;
+pub mod sso;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;

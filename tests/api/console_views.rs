@@ -163,7 +163,8 @@ async fn pages_need_a_signed_in_tenant_admin(app: TestApp) {
             "Connect Entra",
             "Connections",
             "Mapping",
-            "Admins"
+            "Admins",
+            "Settings"
         ]
     );
     assert_eq!(

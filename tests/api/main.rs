@@ -21,4 +21,5 @@ mod scim_basics;
 mod scim_behaviour;
 mod signin;
 mod simulator;
+mod sso;
 mod ui;

@@ -1,7 +1,8 @@
 //! The console's management pages: connecting Entra (`/connect`), the
 //! tenant's connections and credentials (`/connections`), its admins
-//! (`/admins`), the operator's tenant list (`/` for an operator, `/tenants`),
-//! and the first-start setup link (`/setup`).
+//! (`/admins`), its single sign-on settings (`/settings`), the operator's
+//! tenant list (`/` for an operator, `/tenants`), and the first-start setup
+//! link (`/setup`).
 //!
 //! Tenant pages take a [`TenantAdmin`] and operator pages an [`Operator`]:
 //! the two kinds of account never see each other's pages. Every action is a
@@ -15,6 +16,7 @@ pub mod admins;
 pub mod connect;
 pub mod connections;
 pub mod operator;
+pub mod settings;
 pub mod setup;
 
 use std::sync::LazyLock;
@@ -66,6 +68,9 @@ pub fn router() -> Router<AppState> {
         .route("/admins", get(admins::page).post(admins::add))
         .route("/admins/{id}/remove", post(admins::remove))
         .route("/admins/{id}/reset-password", post(admins::reset_password))
+        .route("/settings", get(settings::page))
+        .route("/settings/sso", post(settings::save))
+        .route("/settings/sso/remove", post(settings::remove))
         .route("/tenants", post(operator::create_tenant))
         .route("/setup", get(setup::form).post(setup::submit))
 }
