@@ -65,20 +65,28 @@ pub async fn add(
     members: &[(String, &'static str)],
     at: &str,
 ) -> Result<u64, SqlError> {
+    // One multi-row statement per chunk: a PATCH adding a hundred members is
+    // one round trip to the database, not a hundred.
     let mut added = 0;
-    for (id, kind) in members {
-        added += sqlx::query(
-            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(group_id)
-        .bind(id)
-        .bind(*kind)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    for chunk in members.chunks(CHUNK) {
+        let mut sql = Sql::new(
+            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ",
+        );
+        for (i, (id, kind)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in [tenant_id, group_id, id.as_str(), kind, at]
+                .into_iter()
+                .enumerate()
+            {
+                if j > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_text(value);
+            }
+            sql.push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        added += sql.query().execute(&mut **tx).await?.rows_affected();
     }
     Ok(added)
 }
