@@ -70,7 +70,45 @@ def _server_filled_member_display(result: CheckResult) -> str | None:
     )
 
 
-WAIVERS = [_server_filled_member_display]
+MAPPING_EXTENSION = "urn:scimgate:params:scim:schemas:extension:mapping:2.0:User"
+
+
+def _read_only_extension_sent_empty(result: CheckResult) -> str | None:
+    """Waiver: PATCH add/replace of scimgate's mapping extension reads back absent.
+
+    Every attribute of the extension (`role`, `groups`) is READ-ONLY: the
+    server derives them from the tenant's mapping rules. scim2-tester
+    generates no value for read-only attributes, so it PATCHes the
+    extension as an object holding nothing but `schemas`, then expects that
+    empty object back. RFC 7644 §3.5.2 has the server ignore client values
+    of read-only attributes, and RFC 7643 §2.5 treats an unassigned
+    attribute and an empty value alike: the server answers the extension
+    as absent. Waived only for this extension, when every value sent was
+    empty and nothing was read back.
+    """
+    if result.title not in ("check_add_attribute", "check_replace_attribute"):
+        return None
+    if result.resource_type != "User" or not isinstance(result.data, dict):
+        return None
+    data = result.data
+    if data.get("urn") != MAPPING_EXTENSION:
+        return None
+    if data.get("actual", data.get("modify_actual")) is not None:
+        return None
+    expected = data.get("expected")
+    dumped = expected.model_dump() if hasattr(expected, "model_dump") else expected
+    if not isinstance(dumped, dict):
+        return None
+    if any(v not in (None, [], {}) for k, v in dumped.items() if k != "schemas"):
+        return None
+    return (
+        "waived: every attribute of scimgate's mapping extension is read-only "
+        "(RFC 7644 §3.5.2); the checker sent none and the empty extension reads back absent "
+        "(RFC 7643 §2.5)"
+    )
+
+
+WAIVERS = [_server_filled_member_display, _read_only_extension_sent_empty]
 
 
 def classify(result: CheckResult) -> tuple[str, str | None]:
