@@ -534,20 +534,25 @@ async fn list_resources(
     Path(resource): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Response> {
-    let unique = match (kind_of(&resource), read_params(query.as_deref())) {
-        (Ok(kind), Ok(params)) => provision::list::unique_user(kind, &params).map(|q| (q, params)),
+    let kind = kind_of(&resource);
+    let params = read_params(query.as_deref());
+    let unique = match (&kind, &params) {
+        (Ok(kind), Ok(params)) => provision::list::unique_user(*kind, params),
         _ => None,
     };
-    let Some((unique, params)) = unique else {
-        // Every other listing (and every malformed one, whose error comes
-        // after the token check as for any request).
-        let ctx = request.authenticate(&state).await?;
-        let kind = kind_of(&resource).map_err(IntoResponse::into_response)?;
-        let params = read_params(query.as_deref()).map_err(|e| ApiError(e).into_response())?;
-        let page = run_list(&state, &ctx, kind, &params)
-            .await
-            .map_err(|e| ApiError(e).into_response())?;
-        return Ok(scim_json(StatusCode::OK, &page.to_json()));
+    let (unique, params) = match (unique, params) {
+        (Some(unique), Ok(params)) => (unique, params),
+        (_, params) => {
+            // Every other listing (and every malformed one, whose error
+            // comes after the token check as for any request).
+            let ctx = request.authenticate(&state).await?;
+            let kind = kind.map_err(IntoResponse::into_response)?;
+            let params = params.map_err(|e| ApiError(e).into_response())?;
+            let page = run_list(&state, &ctx, kind, &params)
+                .await
+                .map_err(|e| ApiError(e).into_response())?;
+            return Ok(scim_json(StatusCode::OK, &page.to_json()));
+        }
     };
     let found = lookup::token_and_user(
         state.db(),
