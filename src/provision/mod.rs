@@ -318,12 +318,12 @@ async fn resolve_members(
             "a group cannot be a member of itself; remove its own id from the members",
         ));
     }
-    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !unique.contains(id) {
-            unique.push(id.clone());
-        }
-    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let unique: Vec<String> = ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect();
     let (found, missing) = members::resolve(tx, &ctx.tenant_id, &unique)
         .await
         .map_err(internal)?;
@@ -393,9 +393,16 @@ async fn create_tx(
         && !ids.is_empty()
     {
         let found = resolve_members(&mut tx, ctx, &row.id, ids).await?;
-        let added = members::add(&mut tx, &ctx.tenant_id, &row.id, &found, &at)
-            .await
-            .map_err(internal)?;
+        let added = members::add(
+            &mut tx,
+            ctx.db.backend(),
+            &ctx.tenant_id,
+            &row.id,
+            &found,
+            &at,
+        )
+        .await
+        .map_err(internal)?;
         detail.push_str(&format!(" with {added} members"));
     }
     let mut entry = audit
@@ -477,7 +484,7 @@ async fn replace_tx(
         members::remove_all(&mut tx, &ctx.tenant_id, id)
             .await
             .map_err(internal)?;
-        let added = members::add(&mut tx, &ctx.tenant_id, id, &found, &at)
+        let added = members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
             .await
             .map_err(internal)?;
         detail.push_str(&format!("; members set to {added}"));
@@ -548,7 +555,7 @@ async fn patch_tx(
         match change {
             MemberChange::Add(ids) => {
                 let found = resolve_members(&mut tx, ctx, id, ids).await?;
-                added += members::add(&mut tx, &ctx.tenant_id, id, &found, &at)
+                added += members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
                     .await
                     .map_err(internal)?;
                 added_ids.extend(found.into_iter().map(|(m, _)| m));

@@ -161,8 +161,8 @@ fn bind<'q>(
 
 /// Columns of an activity row, in the order `bind` binds them.
 const COLUMNS: usize = 19;
-/// Rows per multi-row INSERT (19 × 50 binds, far under both engines' limits).
-const ROWS_PER_INSERT: usize = 50;
+/// Rows per multi-row INSERT (19 × 100 binds, under both engines' limits).
+const ROWS_PER_INSERT: usize = 100;
 
 /// Writes many entries (with the times they happened) in one transaction,
 /// with multi-row INSERTs. Used for the read log, which is written in
@@ -178,21 +178,10 @@ pub async fn record_batch(db: &Db, entries: &[(String, Entry)]) -> Result<(), Sq
         .to_string();
     let mut tx = db.begin().await?;
     for chunk in entries.chunks(ROWS_PER_INSERT) {
-        let mut sql = head.clone();
-        sql.push_str("VALUES ");
-        for r in 0..chunk.len() {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..COLUMNS {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", r * COLUMNS + c + 1));
-            }
-            sql.push(')');
-        }
+        let sql = format!(
+            "{head}VALUES {}",
+            super::sql::value_rows(db.backend(), chunk.len(), COLUMNS)
+        );
         let mut q = sqlx::query(&sql);
         for (at, entry) in chunk {
             q = bind(q, entry, at);

@@ -4,8 +4,8 @@
 use sqlx::Row as _;
 
 use super::resources::Tx;
-use super::sql::{Sql, push_in_list};
-use super::{Db, SqlError};
+use super::sql::{Sql, SqlValue, push_in_list, value_rows};
+use super::{Backend, Db, SqlError};
 
 /// Most ids bound in one statement; both engines allow far more, but short
 /// statements keep plans cheap.
@@ -48,9 +48,10 @@ pub async fn resolve(
             }
         }
     }
+    let known: std::collections::HashSet<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
     let missing = ids
         .iter()
-        .filter(|id| !found.iter().any(|(f, _)| f == *id))
+        .filter(|id| !known.contains(id.as_str()))
         .cloned()
         .collect();
     Ok((found, missing))
@@ -60,6 +61,7 @@ pub async fn resolve(
 /// were new.
 pub async fn add(
     tx: &mut Tx,
+    backend: Backend,
     tenant_id: &str,
     group_id: &str,
     members: &[(String, &'static str)],
@@ -69,23 +71,15 @@ pub async fn add(
     // one round trip to the database, not a hundred.
     let mut added = 0;
     for chunk in members.chunks(CHUNK) {
-        let mut sql = Sql::new(
-            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES ",
-        );
-        for (i, (id, kind)) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            for (j, value) in [tenant_id, group_id, id.as_str(), kind, at]
-                .into_iter()
-                .enumerate()
-            {
-                if j > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_text(value);
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES {} ON CONFLICT DO NOTHING",
+            value_rows(backend, chunk.len(), 5)
+        ));
+        for (id, kind) in chunk {
+            for value in [tenant_id, group_id, id.as_str(), kind, at] {
+                sql.binds.push(SqlValue::Text(value.to_string()));
             }
-            sql.push(")");
         }
-        sql.push(" ON CONFLICT DO NOTHING");
         added += sql.query().execute(&mut **tx).await?.rows_affected();
     }
     Ok(added)

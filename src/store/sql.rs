@@ -5,6 +5,8 @@
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 
+use super::Backend;
+
 /// A column a condition may test or a listing may sort by. Which table it
 /// belongs to is decided by the [`Table`] being queried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +237,35 @@ impl Sql {
         }
         q
     }
+}
+
+/// `(…), (…)`: `rows` rows of `columns` placeholders for a multi-row
+/// `INSERT … VALUES`, to be bound row by row in column order.
+///
+/// On SQLite the placeholders are anonymous `?`: SQLite finds the name of a
+/// numbered placeholder (`$7`) by a linear scan of all of them, and the
+/// driver asks for every one, so binding n numbered parameters costs O(n²)
+/// — for a batch of a thousand binds that was most of the batch's time.
+/// PostgreSQL needs the numbers.
+pub fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        text.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                text.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => text.push('?'),
+                Backend::Postgres => {
+                    text.push('$');
+                    text.push_str(&(r * columns + c + 1).to_string());
+                }
+            }
+        }
+        text.push(')');
+    }
+    text
 }
 
 /// `$a, $b, …` for an `IN` list, binding each value.
