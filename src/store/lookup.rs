@@ -47,75 +47,71 @@ pub async fn token_and_user(
     if !secret::plausible(presented) {
         return Ok(none);
     }
-    let (column, value) = match key {
-        UserKey::UserName(v) => ("user_name_lower", v.to_lowercase()),
-        UserKey::Id(v) if super::resources::storable_id(v) => ("id", v.to_string()),
+    let (by_id, value) = match key {
+        UserKey::UserName(v) => (false, v.to_lowercase()),
+        UserKey::Id(v) if super::resources::storable_id(v) => (true, v.to_string()),
         // No row can have such an id: the token alone decides the answer.
-        UserKey::Id(_) => ("id", String::new()),
+        UserKey::Id(_) => (true, String::new()),
     };
-    let (group_columns, group_joins, order) = if with_groups {
-        (
-            ", g.id AS group_id, g.display_name AS group_display",
-            " LEFT JOIN scim_group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
-              LEFT JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id",
-            " ORDER BY g.display_name_lower, g.id",
-        )
-    } else {
-        ("", "", "")
+    let sql = &STATEMENTS[usize::from(by_id) * 2 + usize::from(with_groups)];
+    let hash = secret::hash(presented);
+    let mut rows = match db.direct() {
+        Some(direct) => direct.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(rusqlite::params![value, hash], |r| {
+                Found::read(|i| r.get(i), |i| r.get(i), with_groups)
+            })?;
+            rows.collect::<rusqlite::Result<Vec<Found>>>()
+        })?,
+        None => sqlx::query(sql)
+            .bind(value)
+            .bind(hash)
+            .fetch_all(db.reader())
+            .await?
+            .iter()
+            .map(|r| Found::read(|i| r.try_get(i), |i| r.try_get(i), with_groups))
+            .collect::<Result<Vec<Found>, SqlError>>()?,
     };
-    let sql = format!(
-        "SELECT t.id AS token_id, t.tenant_id, t.name AS token_name, t.expires_at,
-                t.revoked_at, t.last_used_at,
-                u.id, u.doc, u.version, u.created_at, u.updated_at,
-                u.derived_role, u.derived_groups{group_columns}
-         FROM api_tokens t
-         LEFT JOIN scim_users u ON u.tenant_id = t.tenant_id AND u.{column} = $2{group_joins}
-         WHERE t.token_hash = $1{order}"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(secret::hash(presented))
-        .bind(value)
-        .fetch_all(db.reader())
-        .await?;
+    // Groups by display name, as every listing of them is ordered (sorted
+    // here rather than by the database: a user has a handful).
+    rows.sort_by(|a, b| match (&a.group, &b.group) {
+        (Some(a), Some(b)) => (&a.2, &a.0).cmp(&(&b.2, &b.0)),
+        _ => std::cmp::Ordering::Equal,
+    });
     let Some(first) = rows.first() else {
         return Ok(none);
     };
-    let revoked: Option<String> = first.try_get("revoked_at")?;
-    let expires: Option<String> = first.try_get("expires_at")?;
-    if revoked.is_some() || expires.is_some_and(|e| e <= now()) {
+    if first.revoked_at.is_some() || first.expires_at.as_ref().is_some_and(|e| *e <= now()) {
         return Ok(none);
     }
     let auth = Authenticated {
-        tenant_id: first.try_get("tenant_id")?,
-        token_id: first.try_get("token_id")?,
-        token_name: first.try_get("token_name")?,
-        last_used_at: first.try_get("last_used_at")?,
+        tenant_id: first.tenant_id.clone(),
+        token_id: first.token_id.clone(),
+        token_name: first.token_name.clone(),
+        last_used_at: first.last_used_at.clone(),
     };
-    let user_id: Option<String> = first.try_get("id")?;
-    let user = match user_id {
+    let user = match &first.id {
         None => None,
         Some(id) => {
-            let mut groups = Vec::new();
-            if with_groups {
-                for row in &rows {
-                    let group_id: Option<String> = row.try_get("group_id")?;
-                    if let Some(group_id) = group_id {
-                        groups.push(Membership {
-                            member_id: id.clone(),
-                            group_id,
-                            group_display: row.try_get("group_display")?,
-                        });
-                    }
-                }
-            }
+            let groups = rows
+                .iter()
+                .filter_map(|row| {
+                    let (group_id, group_display, _) = row.group.clone()?;
+                    Some(Membership {
+                        member_id: id.clone(),
+                        group_id,
+                        group_display,
+                    })
+                })
+                .collect();
             let row = Row {
-                id,
-                doc: first.try_get("doc")?,
-                version: first.try_get("version")?,
-                created_at: first.try_get("created_at")?,
-                updated_at: first.try_get("updated_at")?,
-                derived_role: first.try_get("derived_role")?,
-                derived_groups: first.try_get("derived_groups")?,
+                id: id.clone(),
+                doc: first.doc.clone().unwrap_or_default(),
+                version: first.version.unwrap_or_default(),
+                created_at: first.created_at.clone().unwrap_or_default(),
+                updated_at: first.updated_at.clone().unwrap_or_default(),
+                derived_role: first.derived_role.clone(),
+                derived_groups: first.derived_groups.clone(),
             };
             Some((row, groups))
         }
@@ -124,4 +120,96 @@ pub async fn token_and_user(
         auth: Some(auth),
         user,
     })
+}
+
+/// One row of the statement: the token, and (left-joined) the user and one
+/// of its groups.
+struct Found {
+    token_id: String,
+    tenant_id: String,
+    token_name: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+    last_used_at: Option<String>,
+    id: Option<String>,
+    doc: Option<String>,
+    version: Option<i64>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    derived_role: Option<String>,
+    derived_groups: Option<String>,
+    /// One group of the user: id, display name, display name lower-cased.
+    group: Option<(String, String, String)>,
+}
+
+fn group_of(
+    id: Option<String>,
+    display: Option<String>,
+    lower: Option<String>,
+) -> Option<(String, String, String)> {
+    Some((id?, display.unwrap_or_default(), lower.unwrap_or_default()))
+}
+
+/// The statement for each (key column, with groups): `$1` is the key, `$2`
+/// the token's hash, numbered in the order they appear so that both drivers
+/// bind them by position.
+static STATEMENTS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+    let statement = |column: &str, with_groups: bool| {
+        let (group_columns, group_joins) = if with_groups {
+            (
+                ", g.id AS group_id, g.display_name AS group_display, g.display_name_lower",
+                " LEFT JOIN scim_group_members m ON m.tenant_id = u.tenant_id AND m.member_id = u.id
+                  LEFT JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id",
+            )
+        } else {
+            ("", "")
+        };
+        format!(
+            "SELECT t.id AS token_id, t.tenant_id, t.name AS token_name, t.expires_at,
+                    t.revoked_at, t.last_used_at,
+                    u.id, u.doc, u.version, u.created_at, u.updated_at,
+                    u.derived_role, u.derived_groups{group_columns}
+             FROM api_tokens t
+             LEFT JOIN scim_users u ON u.tenant_id = t.tenant_id AND u.{column} = $1{group_joins}
+             WHERE t.token_hash = $2"
+        )
+    };
+    [
+        statement("user_name_lower", false),
+        statement("user_name_lower", true),
+        statement("id", false),
+        statement("id", true),
+    ]
+});
+
+impl Found {
+    /// Reads one row by column position, with `text(i)` and `int(i)`
+    /// reading column `i` in whichever driver ran the statement.
+    fn read<E>(
+        text: impl Fn(usize) -> Result<Option<String>, E>,
+        int: impl Fn(usize) -> Result<Option<i64>, E>,
+        with_groups: bool,
+    ) -> Result<Found, E> {
+        Ok(Found {
+            // Columns of the token row, never NULL.
+            token_id: text(0)?.unwrap_or_default(),
+            tenant_id: text(1)?.unwrap_or_default(),
+            token_name: text(2)?.unwrap_or_default(),
+            expires_at: text(3)?,
+            revoked_at: text(4)?,
+            last_used_at: text(5)?,
+            id: text(6)?,
+            doc: text(7)?,
+            version: int(8)?,
+            created_at: text(9)?,
+            updated_at: text(10)?,
+            derived_role: text(11)?,
+            derived_groups: text(12)?,
+            group: if with_groups {
+                group_of(text(13)?, text(14)?, text(15)?)
+            } else {
+                None
+            },
+        })
+    }
 }

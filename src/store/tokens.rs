@@ -169,23 +169,59 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<Authenticat
     if !secret::plausible(presented) {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT id, tenant_id, name, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
-    )
-    .bind(secret::hash(presented))
-    .fetch_optional(db.reader())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let revoked: Option<String> = row.try_get("revoked_at")?;
-    let expires: Option<String> = row.try_get("expires_at")?;
+    const SQL: &str = "SELECT id, tenant_id, name, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1";
+    type Found = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let hash = secret::hash(presented);
+    let found: Option<Found> = match db.direct() {
+        Some(direct) => direct.read(|conn| {
+            use rusqlite::OptionalExtension as _;
+            conn.prepare_cached(SQL)?
+                .query_row([&hash], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .optional()
+        })?,
+        None => match sqlx::query(SQL)
+            .bind(hash)
+            .fetch_optional(db.reader())
+            .await?
+        {
+            Some(row) => Some((
+                row.try_get("id")?,
+                row.try_get("tenant_id")?,
+                row.try_get("name")?,
+                row.try_get("expires_at")?,
+                row.try_get("revoked_at")?,
+                row.try_get("last_used_at")?,
+            )),
+            None => None,
+        },
+    };
+    let Some((token_id, tenant_id, token_name, expires, revoked, last_used_at)) = found else {
+        return Ok(None);
+    };
     if revoked.is_some() || expires.is_some_and(|e| e <= now()) {
         return Ok(None);
     }
     Ok(Some(Authenticated {
-        tenant_id: row.try_get("tenant_id")?,
-        token_id: row.try_get("id")?,
-        token_name: row.try_get("name")?,
-        last_used_at: row.try_get("last_used_at")?,
+        tenant_id,
+        token_id,
+        token_name,
+        last_used_at,
     }))
 }
 
