@@ -104,14 +104,16 @@ impl Db {
                 let url = sqlite_url_with_create(url);
                 let options = AnyConnectOptions::from_str(&url)
                     .with_context(|| format!("invalid SQLite URL {url:?}"))?;
-                let write = sqlite_pool(1)
+                let write = sqlite_pool(1, WRITER_PRAGMAS)
                     .connect_with(options.clone())
                     .await
                     .with_context(|| format!("cannot open the SQLite database {url:?}"))?;
                 // WAL lets readers run beside the one writer; it is a property
                 // of the file, so set it before the read pool opens.
                 write.execute("PRAGMA journal_mode = WAL").await?;
-                let read = sqlite_pool(sqlite_readers()).connect_with(options).await?;
+                let read = sqlite_pool(sqlite_readers(), READER_PRAGMAS)
+                    .connect_with(options)
+                    .await?;
                 let direct = match direct::sqlite_file(&url) {
                     Some(path) => Some(Arc::new(DirectReader::open(&path)?)),
                     None => None,
@@ -200,18 +202,34 @@ fn sqlite_readers() -> u32 {
         })
 }
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
+/// Settings of every SQLite connection (they are per connection):
+/// - `synchronous = NORMAL`: in WAL mode a commit survives the process being
+///   killed; the WAL is synced at checkpoints;
+/// - `temp_store = MEMORY`: the statement journal a multi-row statement
+///   keeps (to undo just that statement) stays in memory instead of a
+///   temporary file created and deleted per transaction;
+/// - `mmap_size`: pages are read from the operating system's page cache
+///   through a mapping rather than copied by a system call each.
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456;";
+
+/// The writer also keeps a larger page cache (32 MiB: the indexes a
+/// provisioning cycle touches stay in memory) and checkpoints the WAL into
+/// the database every 8,192 pages (32 MiB) rather than 1,000: a page changed
+/// by many transactions is then copied back once, and the sync that comes
+/// with each checkpoint happens an eighth as often.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192;";
+const READER_PRAGMAS: &str = "";
+
+fn sqlite_pool(max: u32, extra: &'static str) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                // foreign_keys and busy_timeout are per connection.
-                conn.execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
-                )
-                .await?;
+                conn.execute(format!("{SQLITE_PRAGMAS} {extra}").as_str())
+                    .await?;
                 Ok(())
             })
         })
