@@ -132,7 +132,12 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 pub fn scim_json(status: StatusCode, body: &Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    scim_text(status, body.to_string())
+}
+
+/// A SCIM response from a body already serialised.
+pub fn scim_text(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     // Resources carry personal data: keep them out of caches.
@@ -551,7 +556,7 @@ async fn list_resources(
             let page = run_list(&state, &ctx, kind, &params)
                 .await
                 .map_err(|e| ApiError(e).into_response())?;
-            return Ok(scim_json(StatusCode::OK, &page.to_json()));
+            return Ok(scim_text(StatusCode::OK, page.to_text()));
         }
     };
     let found = lookup::token_and_user(
@@ -572,7 +577,7 @@ async fn list_resources(
         cfg.max_page_size,
         found.user,
     );
-    Ok(scim_json(StatusCode::OK, &page.to_json()))
+    Ok(scim_text(StatusCode::OK, page.to_text()))
 }
 
 async fn search_resources(
@@ -584,7 +589,7 @@ async fn search_resources(
     let kind = kind_of(&resource)?;
     let params = search_params(&body)?;
     let page = run_list(&state, &ctx, kind, &params).await?;
-    Ok(scim_json(StatusCode::OK, &page.to_json()))
+    Ok(scim_text(StatusCode::OK, page.to_text()))
 }
 
 /// `POST /.search` at the root: users then groups, paged together.
@@ -627,7 +632,7 @@ async fn search_root(
         resources,
         quirks: Default::default(),
     };
-    Ok(scim_json(StatusCode::OK, &page.to_json()))
+    Ok(scim_text(StatusCode::OK, page.to_text()))
 }
 
 fn if_none_match_hits(headers: &HeaderMap, r: &Resource) -> bool {

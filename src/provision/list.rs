@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use scim::schema::{self, ResourceKind};
 use scim::{Quirks, ScimError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::represent::{self, Resource};
 use super::{Ctx, internal, table};
@@ -48,14 +48,35 @@ impl Page {
     /// The ListResponse body. `Resources` is always an array, also when
     /// empty: Entra's Test Connection fails on a missing or null one.
     pub fn to_json(&self) -> Value {
-        json!({
-            "schemas": [schema::LIST_RESPONSE],
-            "totalResults": self.total,
-            "startIndex": self.start_index,
-            "itemsPerPage": self.resources.len(),
-            "Resources": self.resources,
-        })
+        serde_json::to_value(self.body()).unwrap_or(Value::Null)
     }
+
+    /// The ListResponse body as text, serialised straight from the page.
+    pub fn to_text(&self) -> String {
+        // Serialising borrowed JSON values cannot fail.
+        serde_json::to_string(&self.body()).unwrap_or_default()
+    }
+
+    fn body(&self) -> ListBody<'_> {
+        ListBody {
+            schemas: [schema::LIST_RESPONSE],
+            total_results: self.total,
+            start_index: self.start_index,
+            items_per_page: self.resources.len(),
+            resources: &self.resources,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    schemas: [&'static str; 1],
+    total_results: i64,
+    start_index: i64,
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: &'a [Value],
 }
 
 /// A filter translated for the database.
@@ -457,9 +478,9 @@ pub fn unique_user_page(
             let doc = super::parse_doc(&row);
             let groups = query.with_groups.then_some(groups.as_slice());
             let r = represent::full(kind, base_url, &row, doc, None, groups);
-            vec![scim::resource::project(
+            vec![scim::resource::project_owned(
                 kind,
-                &r.json,
+                r.json,
                 &params.attributes,
                 &params.excluded,
             )]

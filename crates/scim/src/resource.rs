@@ -893,16 +893,27 @@ pub fn project(
     attributes: &[AttrPath],
     excluded: &[AttrPath],
 ) -> Value {
+    project_owned(kind, full.clone(), attributes, excluded)
+}
+
+/// [`project`] of a representation the caller no longer needs (no copy).
+pub fn project_owned(
+    kind: ResourceKind,
+    full: Value,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+) -> Value {
     let Value::Object(src) = full else {
-        return full.clone();
+        return full;
     };
     let core_attrs = kind.core_schema().attributes;
     let exts = kind.extension_schemas();
+    let id = get_ci(&src, "id").map(|(k, v)| (k.clone(), v.clone()));
 
     let mut out: Map<String, Value> = if attributes.is_empty() {
-        src.clone()
+        src
     } else {
-        pick_attributes(kind, src, attributes)
+        pick_attributes(kind, &src, attributes)
     };
 
     for p in excluded {
@@ -978,8 +989,8 @@ pub fn project(
     }
     let mut result = Map::new();
     result.insert("schemas".into(), Value::Array(schemas));
-    if let Some((k, v)) = get_ci(src, "id") {
-        result.insert(k.clone(), v.clone());
+    if let Some((k, v)) = id {
+        result.insert(k, v);
     }
     for (k, v) in out {
         if k.eq_ignore_ascii_case("schemas") || k.eq_ignore_ascii_case("id") {
