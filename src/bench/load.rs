@@ -22,19 +22,25 @@ pub struct LoadResult {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// CPU time the server process spent per request (user + system), in
+    /// microseconds: what a request costs, independent of how busy the
+    /// machine was with the load generator.
+    pub server_cpu_us: Option<f64>,
 }
 
 impl LoadResult {
     pub fn row(&self) -> String {
         format!(
-            "{:<40} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+            "{:<40} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>9}",
             self.name,
             self.requests_per_second,
             self.p50_ms,
             self.p90_ms,
             self.p99_ms,
             self.max_ms,
-            self.errors
+            self.errors,
+            self.server_cpu_us
+                .map_or_else(|| "-".to_string(), |us| format!("{us:.0}"))
         )
     }
 
@@ -173,6 +179,7 @@ fn summarize(
         p90_ms: ms(0.9),
         p99_ms: ms(0.99),
         max_ms: all.max() as f64 / 1000.0,
+        server_cpu_us: None,
     }
 }
 

@@ -86,6 +86,49 @@ impl Process {
         Ok(p)
     }
 
+    /// CPU seconds (user + system) the process has used so far, from
+    /// `/proc` (Linux; `None` elsewhere). The kernel reports them in ticks of
+    /// USER_HZ, which is 100 on Linux.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which is in parentheses and may
+        // hold spaces): utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) / 100.0)
+    }
+
+    /// Runs one measurement against this process, recording its CPU time
+    /// per request.
+    async fn measure(
+        &self,
+        client: &reqwest::Client,
+        target: &Target,
+        concurrency: usize,
+        opts: &Options,
+        name: String,
+    ) -> LoadResult {
+        let before = self.cpu_seconds();
+        let mut r = load::run(
+            client,
+            target,
+            concurrency,
+            opts.max_requests,
+            opts.max_duration,
+        )
+        .await;
+        if let (Some(b), Some(a)) = (before, self.cpu_seconds())
+            && r.requests > 0
+        {
+            r.server_cpu_us = Some((a - b) * 1e6 / r.requests as f64);
+        }
+        r.name = name;
+        eprintln!("{}", r.line());
+        r
+    }
+
     fn rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -208,9 +251,9 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         let p = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
         let target = Target::hot_path(&p.base, &token, 0);
         for &c in &opts.concurrency {
-            let mut r = load::run(&client, &target, c, opts.max_requests, opts.max_duration).await;
-            r.name = format!("ceiling c={c}");
-            eprintln!("{}", r.line());
+            let r = p
+                .measure(&client, &target, c, opts, format!("ceiling c={c}"))
+                .await;
             ceiling.push(r);
         }
     }
@@ -231,9 +274,8 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         // One short warm-up so caches and pools are in their steady state.
         load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
         for &c in &opts.concurrency {
-            let mut r = load::run(&client, &target, c, opts.max_requests, opts.max_duration).await;
-            r.name = format!("hot path {size} users c={c}");
-            eprintln!("{}", r.line());
+            let name = format!("hot path {size} users c={c}");
+            let r = server.measure(&client, &target, c, opts, name).await;
             hot_path.push(SizedResult {
                 users: size,
                 result: r,
@@ -283,8 +325,8 @@ impl Report {
     pub fn human(&self) -> String {
         let mut out = format!("scimgate bench on {}\n\n", self.database);
         out.push_str(&format!(
-            "{:<40} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7}\n",
-            "measurement", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+            "{:<40} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}\n",
+            "measurement", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "server µs"
         ));
         for r in self
             .ceiling
@@ -300,6 +342,7 @@ impl Report {
                 "\nserver resident memory after the runs: {rss:.1} MiB\n"
             ));
         }
+        out.push_str("server µs: CPU time (user + system) the server process spent per request\n");
         out
     }
 }
