@@ -47,6 +47,10 @@ pub struct Report {
     pub writes: Vec<LoadResult>,
     /// Resident memory of the server after the largest run, in MiB.
     pub server_rss_mib: Option<f64>,
+    /// The part of it that is the process's own memory (heap, stacks): the
+    /// rest is pages of the SQLite file mapped for reading, which belong to
+    /// the operating system's page cache and are reclaimable.
+    pub server_rss_anon_mib: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,8 +134,17 @@ impl Process {
     }
 
     fn rss_mib(&self) -> Option<f64> {
+        self.status_mib("VmRSS:")
+    }
+
+    fn rss_anon_mib(&self) -> Option<f64> {
+        self.status_mib("RssAnon:")
+    }
+
+    /// A `kB` field of `/proc/PID/status`, in MiB.
+    fn status_mib(&self, field: &str) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }
@@ -291,6 +304,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         }
     }
     let server_rss_mib = server.rss_mib();
+    let server_rss_anon_mib = server.rss_anon_mib();
     drop(server);
     db.close().await;
     Ok(Report {
@@ -299,6 +313,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         hot_path,
         writes,
         server_rss_mib,
+        server_rss_anon_mib,
     })
 }
 
@@ -339,8 +354,14 @@ impl Report {
         }
         if let Some(rss) = self.server_rss_mib {
             out.push_str(&format!(
-                "\nserver resident memory after the runs: {rss:.1} MiB\n"
+                "\nserver resident memory after the runs: {rss:.1} MiB"
             ));
+            if let Some(anon) = self.server_rss_anon_mib {
+                out.push_str(&format!(
+                    " ({anon:.1} MiB its own; the rest are mapped file pages: the program and, on SQLite, the database)"
+                ));
+            }
+            out.push('\n');
         }
         out.push_str("server µs: CPU time (user + system) the server process spent per request\n");
         out
