@@ -47,10 +47,6 @@ pub struct Page {
 impl Page {
     /// The ListResponse body. `Resources` is always an array, also when
     /// empty: Entra's Test Connection fails on a missing or null one.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self.body()).unwrap_or(Value::Null)
-    }
-
     /// The ListResponse body as text, serialised straight from the page.
     pub fn to_text(&self) -> String {
         // Serialising borrowed JSON values cannot fail.

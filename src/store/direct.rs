@@ -59,8 +59,7 @@ impl DirectReader {
         conn.busy_timeout(Duration::from_secs(10)).map_err(error)?;
         conn.pragma_update(None, "query_only", true)
             .map_err(error)?;
-        // As the pool's connections (see `store::SQLITE_PRAGMAS`).
-        conn.pragma_update(None, "mmap_size", 268_435_456)
+        conn.pragma_update(None, "mmap_size", super::SQLITE_MMAP_BYTES)
             .map_err(error)?;
         Ok(conn)
     }

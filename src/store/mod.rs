@@ -211,7 +211,10 @@ fn sqlite_readers() -> u32 {
 /// - `mmap_size`: pages are read from the operating system's page cache
 ///   through a mapping rather than copied by a system call each.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456;";
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
+
+/// How much of the SQLite file every connection maps for reading (256 MiB).
+pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 
 /// The writer also keeps a larger page cache (32 MiB: the indexes a
 /// provisioning cycle touches stay in memory) and checkpoints the WAL into
@@ -228,8 +231,11 @@ fn sqlite_pool(max: u32, extra: &'static str) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(format!("{SQLITE_PRAGMAS} {extra}").as_str())
-                    .await?;
+                conn.execute(
+                    format!("{SQLITE_PRAGMAS} PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; {extra}")
+                        .as_str(),
+                )
+                .await?;
                 Ok(())
             })
         })
