@@ -59,9 +59,15 @@ pub fn full(
     }
     out.insert("id".into(), Value::String(row.id.clone()));
     // Core attributes first, extension objects (keyed by their URN) after.
-    let (extensions, core): (Vec<_>, Vec<_>) =
-        doc.into_iter().partition(|(k, _)| k.starts_with("urn:"));
-    for (k, v) in core.into_iter().chain(extensions) {
+    let mut extensions = Vec::new();
+    for (k, v) in doc {
+        if k.starts_with("urn:") {
+            extensions.push((k, v));
+        } else {
+            out.insert(k, v);
+        }
+    }
+    for (k, v) in extensions {
         out.insert(k, v);
     }
     if let Some(members) = members {

@@ -738,16 +738,18 @@ fn get_ci<'a>(m: &'a Map<String, Value>, name: &str) -> Option<(&'a String, &'a 
 /// Removes the attributes that are never returned, and those returned only on
 /// request, from a map of attributes defined by `attrs`.
 fn strip_unrequested(m: &mut Map<String, Value>, attrs: &[AttrDef], requested: &[&str]) {
-    m.retain(|k, _| {
-        attrs
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(k))
-            .is_none_or(|a| match a.returned {
-                Returned::Never => false,
-                Returned::Request => requested.iter().any(|r| r.eq_ignore_ascii_case(a.name)),
-                _ => true,
-            })
-    });
+    // Few attributes are withheld (a password, say): look for those rather
+    // than look up every key of the resource among all the attributes.
+    for a in attrs {
+        let withheld = match a.returned {
+            Returned::Never => true,
+            Returned::Request => !requested.iter().any(|r| r.eq_ignore_ascii_case(a.name)),
+            _ => false,
+        };
+        if withheld && m.keys().any(|k| k.eq_ignore_ascii_case(a.name)) {
+            m.retain(|k, _| !k.eq_ignore_ascii_case(a.name));
+        }
+    }
 }
 
 /// Keeps only the sub-attributes `subs` (case-insensitively) of a complex
@@ -986,6 +988,24 @@ pub fn project_owned(
         if out.keys().any(|k| k.eq_ignore_ascii_case(ext.id)) {
             schemas.push(Value::String(ext.id.to_string()));
         }
+    }
+    // Usually `schemas` and `id` already lead (every stored representation
+    // is built that way): then only the list is replaced, in place.
+    let leading = usize::from(id.is_some()) + 1;
+    let in_order = {
+        let mut keys = out.keys();
+        keys.next().is_some_and(|k| k == "schemas")
+            && id
+                .as_ref()
+                .is_none_or(|(id_key, _)| keys.next() == Some(id_key))
+            && out
+                .keys()
+                .skip(leading)
+                .all(|k| !k.eq_ignore_ascii_case("schemas") && !k.eq_ignore_ascii_case("id"))
+    };
+    if in_order {
+        out.insert("schemas".into(), Value::Array(schemas));
+        return Value::Object(out);
     }
     let mut result = Map::new();
     result.insert("schemas".into(), Value::Array(schemas));
