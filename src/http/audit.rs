@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
@@ -29,28 +30,31 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// and flagged by write handlers when they hand the request to `provision`,
 /// which records every outcome itself.
 #[derive(Debug, Clone, Default)]
-pub struct CallerSlot {
-    caller: Arc<Mutex<Option<(String, Actor)>>>,
-    recorded: Arc<AtomicBool>,
+pub struct CallerSlot(Arc<Slot>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    caller: Mutex<Option<(String, Actor)>>,
+    recorded: AtomicBool,
 }
 
 impl CallerSlot {
     pub fn set(&self, tenant_id: &str, actor: &Actor) {
-        if let Ok(mut slot) = self.caller.lock() {
+        if let Ok(mut slot) = self.0.caller.lock() {
             *slot = Some((tenant_id.to_string(), actor.clone()));
         }
     }
 
     /// The request goes to `provision` now: it records the outcome.
     pub fn recorded_by_provision(&self) {
-        self.recorded.store(true, Ordering::Relaxed);
+        self.0.recorded.store(true, Ordering::Relaxed);
     }
 
     fn take(&self) -> Option<(String, Actor)> {
-        if self.recorded.load(Ordering::Relaxed) {
+        if self.0.recorded.load(Ordering::Relaxed) {
             return None;
         }
-        self.caller.lock().ok().and_then(|mut s| s.take())
+        self.0.caller.lock().ok().and_then(|mut s| s.take())
     }
 }
 
@@ -83,10 +87,11 @@ impl ActivityWriter {
                 // the next batch rather than writing one row at a time.
                 let more_waiting = batch.len() >= BATCH;
                 if !batch.is_empty() {
-                    if let Err(e) = activity::record_batch(&db, &batch).await {
-                        tracing::error!(error = %e, entries = batch.len(), "could not write the read log");
+                    let entries = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let count = entries.len();
+                    if let Err(e) = activity::record_batch(&db, entries).await {
+                        tracing::error!(error = %e, entries = count, "could not write the read log");
                     }
-                    batch.clear();
                 }
                 if stopping {
                     break;
@@ -122,29 +127,45 @@ impl ActivityWriter {
 }
 
 /// The operation name of a SCIM request, from its method and path.
-fn operation(method: &str, path: &str) -> String {
+fn operation(method: &Method, path: &str) -> &'static str {
     let rest = path.strip_prefix(super::scim::PREFIX).unwrap_or(path);
-    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let kind = match parts.first().copied() {
-        Some("Users") => "user",
-        Some("Groups") => "group",
-        Some(".search") => return "search".to_string(),
-        Some("Schemas" | "ResourceTypes" | "ServiceProviderConfig") => {
-            return "discovery".to_string();
-        }
-        _ => return "unknown".to_string(),
+    let mut parts = rest.split('/').filter(|s| !s.is_empty());
+    let names: &[&'static str; 8] = match parts.next() {
+        Some("Users") => &[
+            "user.search",
+            "user.list",
+            "user.get",
+            "user.create",
+            "user.replace",
+            "user.patch",
+            "user.delete",
+            "user.other",
+        ],
+        Some("Groups") => &[
+            "group.search",
+            "group.list",
+            "group.get",
+            "group.create",
+            "group.replace",
+            "group.patch",
+            "group.delete",
+            "group.other",
+        ],
+        Some(".search") => return "search",
+        Some("Schemas" | "ResourceTypes" | "ServiceProviderConfig") => return "discovery",
+        _ => return "unknown",
     };
-    let verb = match (method, parts.get(1).copied()) {
-        ("POST", Some(".search")) => "search",
-        ("GET", None) => "list",
-        ("GET", Some(_)) => "get",
-        ("POST", None) => "create",
-        ("PUT", _) => "replace",
-        ("PATCH", _) => "patch",
-        ("DELETE", _) => "delete",
-        _ => "other",
+    let verb = match (method.as_str(), parts.next()) {
+        ("POST", Some(".search")) => 0,
+        ("GET", None) => 1,
+        ("GET", Some(_)) => 2,
+        ("POST", None) => 3,
+        ("PUT", _) => 4,
+        ("PATCH", _) => 5,
+        ("DELETE", _) => 6,
+        _ => 7,
     };
-    format!("{kind}.{verb}")
+    names[verb]
 }
 
 /// Records each authenticated SCIM request that `provision` did not record.
@@ -152,22 +173,19 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
     let started = Instant::now();
     let slot = CallerSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // Cheap copies (shared buffers): turned into text only when logged.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let request_id = req.headers().get(&super::basics::X_REQUEST_ID).cloned();
     let resp = next.run(req).await;
     let Some((tenant_id, actor)) = slot.take() else {
         // Recorded by provision, or unauthenticated (no tenant to tell).
         return resp;
     };
     let status = resp.status().as_u16();
-    let op = operation(&method, &path);
-    let mut entry = Entry::new(&tenant_id, &actor, &op, status);
+    let path = uri.path();
+    let op = operation(&method, path);
+    let mut entry = Entry::new(&tenant_id, &actor, op, status);
     let id = path
         .strip_prefix(super::scim::PREFIX)
         .and_then(|p| p.split('/').filter(|s| !s.is_empty()).nth(1))
@@ -176,7 +194,7 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
         entry.resource_type = Some(if kind == "user" { "User" } else { "Group" }.to_string());
         entry.resource_id = Some(id.to_string());
     }
-    let filter = query.as_deref().and_then(|q| {
+    let filter = uri.query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k.eq_ignore_ascii_case("filter"))
             .map(|(_, v)| v.into_owned())
@@ -186,12 +204,12 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
     } else if status >= 400 {
         entry.detail = Some(format!("answered {status}"));
     }
-    entry.method = Some(method);
-    entry.path = Some(match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    });
-    entry.request_id = request_id;
+    entry.method = Some(method.as_str().to_string());
+    entry.path = Some(
+        uri.path_and_query()
+            .map_or_else(|| path.to_string(), |pq| pq.as_str().to_string()),
+    );
+    entry.request_id = request_id.and_then(|v| v.to_str().ok().map(str::to_string));
     entry.latency_ms = Some(started.elapsed().as_millis() as i64);
     state.activity().log(entry);
     resp
@@ -199,16 +217,22 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
 
 #[cfg(test)]
 mod tests {
+    use axum::http::Method;
+
     use super::operation;
 
     #[test]
     fn operations_are_named_from_method_and_path() {
-        assert_eq!(operation("GET", "/scim/v2/Users"), "user.list");
-        assert_eq!(operation("GET", "/scim/v2/Users/abc"), "user.get");
-        assert_eq!(operation("POST", "/scim/v2/Groups/.search"), "group.search");
-        assert_eq!(operation("POST", "/scim/v2/.search"), "search");
-        assert_eq!(operation("GET", "/scim/v2/Schemas/urn:x"), "discovery");
-        assert_eq!(operation("PATCH", "/scim/v2/Groups/g1"), "group.patch");
-        assert_eq!(operation("POST", "/scim/v2/Users"), "user.create");
+        let op = |m: &str, p: &str| operation(&Method::from_bytes(m.as_bytes()).unwrap(), p);
+        assert_eq!(op("GET", "/scim/v2/Users"), "user.list");
+        assert_eq!(op("GET", "/scim/v2/Users/abc"), "user.get");
+        assert_eq!(op("POST", "/scim/v2/Groups/.search"), "group.search");
+        assert_eq!(op("POST", "/scim/v2/.search"), "search");
+        assert_eq!(op("GET", "/scim/v2/Schemas/urn:x"), "discovery");
+        assert_eq!(op("PATCH", "/scim/v2/Groups/g1"), "group.patch");
+        assert_eq!(op("POST", "/scim/v2/Users"), "user.create");
+        assert_eq!(op("PUT", "/scim/v2/Users/u1"), "user.replace");
+        assert_eq!(op("DELETE", "/scim/v2/Groups/g1"), "group.delete");
+        assert_eq!(op("GET", "/scim/v2/Other"), "unknown");
     }
 }

@@ -2,6 +2,7 @@
 //! them (request ids, tracing, security headers, path normalisation).
 
 pub mod audit;
+pub mod basics;
 pub mod oauth;
 pub mod scim;
 pub mod session;
@@ -12,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::http::Request;
 use tower_http::trace::TraceLayer;
+
+use basics::{BasicsLayer, X_REQUEST_ID};
 
 use crate::config::Config;
 use crate::store::Db;
@@ -31,6 +32,8 @@ pub struct Inner {
     pub config: Config,
     /// External base URL, no trailing slash.
     pub public_url: String,
+    /// `public_url` + the SCIM prefix, made once (every SCIM request needs it).
+    scim_base: String,
     /// When each token's `last_used_at` was last written by this instance.
     token_touches: Mutex<HashMap<String, Instant>>,
     activity: audit::ActivityWriter,
@@ -47,6 +50,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 db,
                 config,
+                scim_base: format!("{public_url}{}", scim::PREFIX),
                 public_url,
                 token_touches: Mutex::new(HashMap::new()),
                 activity: audit::ActivityWriter::start(db_for_log),
@@ -73,7 +77,7 @@ impl AppState {
 
     /// `…/scim/v2`.
     pub fn scim_base(&self) -> String {
-        format!("{}{}", self.inner.public_url, scim::PREFIX)
+        self.inner.scim_base.clone()
     }
 
     /// Whether this token's use should be written now (at most once per
@@ -104,8 +108,6 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::res
     }
 }
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The complete application: every surface's router, merged once, with the
 /// layers every response gets. Path normalisation wraps it from outside (see
 /// [`scim::normalize_path`]) because it must run before routing.
@@ -129,18 +131,5 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(BasicsLayer)
 }

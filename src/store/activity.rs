@@ -159,17 +159,31 @@ fn bind<'q>(
         .bind(&entry.changes)
 }
 
-/// Columns of an activity row, in the order `bind` binds them.
+/// Columns of an activity row, in the order `bind` binds them (and
+/// `record_batch` on SQLite).
 const COLUMNS: usize = 19;
 /// Rows per multi-row INSERT (19 × 100 binds, under both engines' limits).
 const ROWS_PER_INSERT: usize = 100;
 
-/// Writes many entries (with the times they happened) in one transaction,
-/// with multi-row INSERTs. Used for the read log, which is written in
-/// batches off the request path.
-pub async fn record_batch(db: &Db, entries: &[(String, Entry)]) -> Result<(), SqlError> {
+/// Writes many entries (with the times they happened) in one transaction.
+/// Used for the read log, which is written in batches off the request path.
+/// On SQLite through [`super::direct::Writer`], holding the sqlx writer
+/// meanwhile; on PostgreSQL with multi-row INSERTs.
+pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), SqlError> {
     if entries.is_empty() {
         return Ok(());
+    }
+    if let Some(writer) = db.direct_writer() {
+        // The pool's one connection is SQLite's write slot: while it is
+        // held here, nothing else in this process writes.
+        let slot = db.writer().acquire().await?;
+        let writer = writer.clone();
+        let written =
+            tokio::task::spawn_blocking(move || writer.transaction(|tx| insert_rows(tx, &entries)))
+                .await
+                .map_err(|e| SqlError::Protocol(format!("the read-log writer stopped: {e}")));
+        drop(slot);
+        return written?;
     }
     let head = INSERT_SQL
         .split("VALUES")
@@ -189,6 +203,54 @@ pub async fn record_batch(db: &Db, entries: &[(String, Entry)]) -> Result<(), Sq
         q.execute(&mut *tx).await?;
     }
     tx.commit().await
+}
+
+/// The SQLite side of [`record_batch`]: multi-row INSERTs, as on PostgreSQL,
+/// bound straight from the entries.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[(String, Entry)],
+) -> rusqlite::Result<()> {
+    use rusqlite::ToSql;
+    let head = INSERT_SQL.split("VALUES").next().unwrap_or(INSERT_SQL);
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "{head}VALUES {}",
+            super::sql::value_rows(super::Backend::Sqlite, chunk.len(), COLUMNS)
+        );
+        let mut insert = tx.prepare_cached(&sql)?;
+        let mut at_index = 1;
+        for (at, e) in chunk {
+            let status = i64::from(e.status);
+            let row: [&dyn ToSql; COLUMNS] = [
+                &e.tenant_id,
+                at,
+                &e.actor.kind,
+                &e.actor.id,
+                &e.actor.label,
+                &e.operation,
+                &e.resource_type,
+                &e.resource_id,
+                &e.resource_label,
+                &status,
+                &e.outcome(),
+                &e.detail,
+                &e.quirks,
+                &e.ignored_attributes,
+                &e.request_id,
+                &e.latency_ms,
+                &e.method,
+                &e.path,
+                &e.changes,
+            ];
+            for value in row {
+                insert.raw_bind_parameter(at_index, value)?;
+                at_index += 1;
+            }
+        }
+        insert.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// Deletes entries older than `days` days; returns how many.

@@ -77,6 +77,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite only: the reads every SCIM request makes, without a thread hop.
     direct: Option<Arc<DirectReader>>,
+    /// SQLite only: the read log's batches (see [`direct::Writer`]).
+    direct_writer: Option<Arc<direct::Writer>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -114,15 +116,19 @@ impl Db {
                 let read = sqlite_pool(sqlite_readers(), READER_PRAGMAS)
                     .connect_with(options)
                     .await?;
-                let direct = match direct::sqlite_file(&url) {
-                    Some(path) => Some(Arc::new(DirectReader::open(&path)?)),
-                    None => None,
+                let (direct, direct_writer) = match direct::sqlite_file(&url) {
+                    Some(path) => (
+                        Some(Arc::new(DirectReader::open(&path)?)),
+                        Some(Arc::new(direct::Writer::new(&path))),
+                    ),
+                    None => (None, None),
                 };
                 Db {
                     read,
                     write,
                     backend,
                     direct,
+                    direct_writer,
                 }
             }
             Backend::Postgres => {
@@ -139,6 +145,7 @@ impl Db {
                     write: pool,
                     backend,
                     direct: None,
+                    direct_writer: None,
                 }
             }
         };
@@ -165,6 +172,11 @@ impl Db {
     /// SQLite's inline reader (see [`direct`]); `None` on PostgreSQL.
     pub fn direct(&self) -> Option<&DirectReader> {
         self.direct.as_deref()
+    }
+
+    /// SQLite's plain writer (see [`direct::Writer`]); `None` on PostgreSQL.
+    pub fn direct_writer(&self) -> Option<&Arc<direct::Writer>> {
+        self.direct_writer.as_ref()
     }
 
     /// The pool for reads.
@@ -210,7 +222,7 @@ fn sqlite_readers() -> u32 {
 ///   temporary file created and deleted per transaction;
 /// - `mmap_size`: pages are read from the operating system's page cache
 ///   through a mapping rather than copied by a system call each.
-const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
 /// How much of the SQLite file every connection maps for reading (256 MiB).
@@ -222,6 +234,8 @@ pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 /// by many transactions is then copied back once, and the sync that comes
 /// with each checkpoint happens an eighth as often.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192;";
+/// The checkpoint interval of [`WRITER_PRAGMAS`], for the read log's writer.
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
 const READER_PRAGMAS: &str = "";
 
 fn sqlite_pool(max: u32, extra: &'static str) -> AnyPoolOptions {
