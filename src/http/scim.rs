@@ -569,7 +569,7 @@ async fn list_resources(
     .map_err(|e| ApiError(provision::internal(e)).into_response())?;
     let ctx = request.admit(&state, found.auth)?;
     let cfg = state.config();
-    let page = provision::list::unique_user_page(
+    let text = provision::list::unique_user_text(
         &ctx.base_url,
         &unique,
         &params,
@@ -577,7 +577,7 @@ async fn list_resources(
         cfg.max_page_size,
         found.user,
     );
-    Ok(scim_text(StatusCode::OK, page.to_text()))
+    Ok(scim_text(StatusCode::OK, text))
 }
 
 async fn search_resources(

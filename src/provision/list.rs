@@ -439,11 +439,14 @@ pub fn unique_user(kind: ResourceKind, params: &ListParams) -> Option<UniqueUser
     if text.is_empty() || text.contains('\0') {
         return None;
     }
-    let filter = scim::filter::parse_filter(text, &mut Quirks::new()).ok()?;
-    let Filter::Compare { path, op, value } = &filter else {
-        return None;
+    let (path, op, value) = match user_name_eq(text) {
+        Some((path, value)) => (path, CompareOp::Eq, value),
+        None => match scim::filter::parse_filter(text, &mut Quirks::new()).ok()? {
+            Filter::Compare { path, op, value } => (path, op, value),
+            _ => return None,
+        },
     };
-    let plan = leaf(kind, path, *op, value);
+    let plan = leaf(kind, &path, op, &value);
     let (by_id, value) = match (plan.exact, plan.cond) {
         (true, Some(Cond::Cmp(Column::UserNameLower, CmpOp::Eq, SqlValue::Text(v)))) => (false, v),
         (true, Some(Cond::Cmp(Column::Id, CmpOp::Eq, SqlValue::Text(v)))) => (true, v),
@@ -454,6 +457,56 @@ pub fn unique_user(kind: ResourceKind, params: &ListParams) -> Option<UniqueUser
         value,
         with_groups: represent::wants("groups", &params.attributes, &params.excluded),
     })
+}
+
+/// `userName eq "…"` as Entra writes it — single spaces, a string without
+/// escapes or control characters — read without the general filter parser,
+/// which reads it the same way; `None` for anything else.
+fn user_name_eq(text: &str) -> Option<(AttrPath, CompValue)> {
+    let (name, rest) = text.split_once(' ')?;
+    let (op, quoted) = rest.split_once(' ')?;
+    let value = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    let plain = !value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+    (name.eq_ignore_ascii_case("userName")
+        && op.eq_ignore_ascii_case("eq")
+        && plain
+        && text.len() <= scim::filter::MAX_INPUT_BYTES)
+        .then(|| {
+            let path = AttrPath {
+                urn: None,
+                name: name.to_string(),
+                sub: None,
+            };
+            (path, CompValue::Str(value.to_string()))
+        })
+}
+
+/// The ListResponse of a [`UniqueUser`] listing, from what the lookup
+/// found: a hit in the default representation is written straight from the
+/// stored document ([`super::hit`]), everything else through the page.
+pub fn unique_user_text(
+    base_url: &str,
+    query: &UniqueUser,
+    params: &ListParams,
+    default_count: i64,
+    max_count: i64,
+    found: Option<(Row, Vec<members::Membership>)>,
+) -> String {
+    let default_page = params.start_index <= 1
+        && params.count.unwrap_or(default_count).clamp(0, max_count) > 0
+        && params.attributes.is_empty()
+        && params.excluded.is_empty();
+    if default_page
+        && let Some((row, groups)) = &found
+        && let Some(text) = super::hit::list_of_one(
+            base_url,
+            row,
+            query.with_groups.then_some(groups.as_slice()),
+        )
+    {
+        return text;
+    }
+    unique_user_page(base_url, query, params, default_count, max_count, found).to_text()
 }
 
 /// The page of a [`UniqueUser`] listing, from what the lookup found.
@@ -588,6 +641,52 @@ mod tests {
 
     fn unique(filter: &str) -> Option<UniqueUser> {
         unique_user(ResourceKind::User, &params(filter))
+    }
+
+    #[test]
+    fn user_name_eq_reads_as_the_general_parser_does() {
+        let cases = [
+            r#"userName eq "ann@example.com""#,
+            r#"USERNAME EQ "Ann.O'Neil@Example.com""#,
+            r#"userName eq """#,
+            r#"userName eq "Zoë Ünïcode ünd spaces""#,
+            r#"userName eq "a\"b""#,
+            r#"userName eq "a\\b""#,
+            r#"userName eq "a\u0041""#,
+            "userName eq \"tab\there\"",
+            r#"userName  eq "two spaces""#,
+            r#"userName eq "unterminated"#,
+            r#"userName eq "a" or userName eq "b""#,
+            r#"userName eq "a" and active eq true"#,
+            r#"userName ne "a""#,
+            r#"displayName eq "a""#,
+            r#"userName eq 5"#,
+            r#"userName eq "#,
+        ];
+        for text in cases {
+            let general = match scim::filter::parse_filter(text, &mut Quirks::new()) {
+                Ok(Filter::Compare { path, op, value }) => {
+                    let plan = leaf(ResourceKind::User, &path, op, &value);
+                    Some((plan.exact, plan.cond))
+                }
+                _ => None,
+            };
+            if let Some((path, value)) = user_name_eq(text) {
+                let plan = leaf(ResourceKind::User, &path, CompareOp::Eq, &value);
+                assert_eq!(Some((plan.exact, plan.cond)), general, "{text}");
+            }
+        }
+        // The plain forms are read by the shortcut, the rest by the parser.
+        assert!(user_name_eq(r#"USERNAME EQ "Ann.O'Neil@Example.com""#).is_some());
+        assert!(user_name_eq(r#"userName eq "a\"b""#).is_none());
+        assert!(user_name_eq("userName eq \"tab\there\"").is_none());
+        assert!(user_name_eq(r#"userName eq "a" or userName eq "b""#).is_none());
+        let long = format!(
+            "userName eq \"{}\"",
+            "a".repeat(scim::filter::MAX_INPUT_BYTES)
+        );
+        assert!(user_name_eq(&long).is_none());
+        assert_eq!(unique(&long), None);
     }
 
     #[test]

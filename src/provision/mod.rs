@@ -2,6 +2,7 @@
 //! to the store, each write in one transaction with its activity entry.
 
 pub mod diff;
+pub mod hit;
 pub mod list;
 pub mod mapping;
 pub mod recompute;

@@ -53,8 +53,10 @@ pub fn full(
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    // `schemas` first, then `id`, as in the RFC's examples.
-    if let Some(s) = doc.remove("schemas") {
+    // `schemas` first, then `id`, as in the RFC's examples; the rest keeps
+    // its stored order (`shift_remove`: `remove` would move the last member
+    // into the hole).
+    if let Some(s) = doc.shift_remove("schemas") {
         out.insert("schemas".into(), s);
     }
     out.insert("id".into(), Value::String(row.id.clone()));
