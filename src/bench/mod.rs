@@ -11,6 +11,7 @@ pub mod load;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -109,7 +110,7 @@ impl Process {
     async fn measure(
         &self,
         client: &reqwest::Client,
-        target: &Target,
+        target: &Arc<Target>,
         concurrency: usize,
         opts: &Options,
         name: String,
@@ -262,7 +263,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     let mut ceiling = Vec::new();
     {
         let p = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
-        let target = Target::hot_path(&p.base, &token, 0);
+        let target = Arc::new(Target::hot_path(&p.base, &token, 0));
         for &c in &opts.concurrency {
             let r = p
                 .measure(&client, &target, c, opts, format!("ceiling c={c}"))
@@ -283,7 +284,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         if db.backend() == crate::store::Backend::Postgres {
             sqlx::query("ANALYZE").execute(db.writer()).await?;
         }
-        let target = Target::hot_path(&server.base, &token, size);
+        let target = Arc::new(Target::hot_path(&server.base, &token, size));
         // One short warm-up so caches and pools are in their steady state.
         load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
         for &c in &opts.concurrency {

@@ -17,8 +17,10 @@ pub struct BenchArgs {
     /// Concurrency levels, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub concurrency: Vec<usize>,
-    /// Most requests per measurement.
-    #[arg(long, default_value_t = 20_000)]
+    /// Most requests per measurement. High enough that `--seconds` ends a
+    /// measurement: windows of a second or two (20,000 requests at the
+    /// hot path's rate) move with every hiccup of a shared machine.
+    #[arg(long, default_value_t = 1_000_000)]
     pub requests: u64,
     /// Longest time per measurement, in seconds.
     #[arg(long, default_value_t = 15)]
