@@ -110,9 +110,10 @@ impl Target {
 /// Each worker is a task of its own, so the client's work (building the
 /// requests, reading the answers) spreads over the runtime's threads. Run
 /// as futures of one task, it all ran on one thread: measuring the ceiling,
-/// that thread was the bottleneck (at 100 % of a core while the trivial
-/// server idled), and the ceiling measured the client rather than the
-/// machine, moving with however much of a core that one thread got.
+/// that thread was the bottleneck (a whole core's worth of CPU time, the
+/// runtime's two threads a fifth of one each), and the ceiling measured
+/// the client rather than the machine, moving with however much of a core
+/// that one thread got.
 pub async fn run(
     client: &reqwest::Client,
     target: &Arc<Target>,
