@@ -449,6 +449,9 @@ async fn seed_directory(app: &TestApp) {
             }),
         )
         .await;
+        // Creation times are kept to the millisecond: two users created in
+        // the same one would tie, and the sorts below check their order.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
 }
 
