@@ -23,6 +23,8 @@ pub struct Config {
     /// The operator's single sign-on provider: it may sign in any console
     /// account (operator or tenant admin) whose e-mail it vouches for.
     pub oidc: Option<OidcProvider>,
+    /// The event log's retention.
+    pub events: crate::events::Settings,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -39,6 +41,7 @@ impl Config {
             max_page_size: 1000,
             oauth: crate::oauth::Settings::default(),
             oidc: None,
+            events: crate::events::Settings::default(),
         }
     }
 }

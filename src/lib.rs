@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod events;
 pub mod http;
 pub mod oauth;
 pub mod oidc;
@@ -110,6 +111,7 @@ impl Server {
         // Path normalisation must run before routing, so it wraps the router.
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
         let cleanup = http::web::spawn_session_cleanup(self.state.db().clone());
+        let event_log = events::spawn(self.state.db().clone(), self.state.config().events.clone());
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -118,6 +120,7 @@ impl Server {
         .await
         .context("serving HTTP");
         cleanup.abort();
+        event_log.abort();
         served?;
         // Requests are done: write the queued read log before closing the pools.
         self.state.activity().close().await;

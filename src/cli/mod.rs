@@ -2,6 +2,7 @@
 //! the database named by `--database-url` / `SCIMGATE_DATABASE_URL`.
 
 mod admin;
+mod app_key;
 mod bench;
 mod client;
 mod demo;
@@ -65,6 +66,9 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Start a ready demo: tenant, admin, Entra credentials and provisioned users.
     Demo(demo::DemoArgs),
+    /// Manage the product's keys for the event feed and read API (`/api/v1`).
+    #[command(subcommand)]
+    AppKey(app_key::AppKeyCommand),
 }
 
 /// What commands print as the service's URL when no public URL is set: the
@@ -108,6 +112,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Simulate(args) => simulate::run(args, cli.json).await,
         Command::Demo(args) => demo::run(&cli.database_url, cli.public_url, args).await,
+        Command::AppKey(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            app_key::run(&db, cmd, cli.json).await
+        }
     }
 }
 

@@ -37,6 +37,11 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub oidc_client_secret: Option<String>,
+
+    /// How many days the event log (`/api/v1/events`) keeps events; older
+    /// ones are pruned in the background.
+    #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
 }
 
 pub async fn run(
@@ -48,6 +53,7 @@ pub async fn run(
     config.public_url = public_url;
     config.max_payload_bytes = args.max_payload_bytes;
     config.oauth.access_token_secs = args.access_token_minutes * 60;
+    config.events.retention_days = args.event_retention_days;
     if let (Some(issuer), Some(client_id), Some(client_secret)) = (
         args.oidc_issuer,
         args.oidc_client_id,

@@ -264,7 +264,14 @@ pub async fn submit(
         page.dry = Some(dry.into());
         return Ok(render(StatusCode::OK, &page));
     }
-    let saved = recompute::save(state.db(), &current.tenant.id, &rules, &current.actor()).await?;
+    let saved = recompute::save(
+        state.db(),
+        &current.tenant.id,
+        &rules,
+        &current.actor(),
+        &state.scim_base(),
+    )
+    .await?;
     tracing::info!(
         tenant = %current.tenant.id,
         by = %current.admin.id,

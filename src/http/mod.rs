@@ -1,6 +1,7 @@
 //! HTTP: the routers of every surface, merged once, and the layers around
 //! them (request ids, tracing, security headers, path normalisation).
 
+pub mod api;
 pub mod audit;
 pub mod basics;
 pub mod oauth;
@@ -103,6 +104,8 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::res
     use axum::response::IntoResponse as _;
     if uri.path().starts_with(scim::PREFIX) {
         scim::unsupported(method, uri).await
+    } else if uri.path().starts_with(api::PREFIX) {
+        api::not_found(&method, &uri)
     } else {
         (axum::http::StatusCode::NOT_FOUND, "Not found\n").into_response()
     }
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             audit::scim_audit,
         )))
         .merge(oauth::router())
+        .merge(api::router())
         .merge(web::router(&state))
         .fallback(fallback)
         .with_state(state)

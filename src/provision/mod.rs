@@ -15,7 +15,10 @@ use scim::resource::Normalized;
 use scim::{Quirks, ResourceKind, ScimError};
 use serde_json::Value;
 
+use crate::events::{self, MemberDelta};
 use crate::store::activity::{self, Actor, Entry};
+use crate::store::events::{self as event_log, NewEvent};
+use crate::store::members::{Membership, Named};
 use crate::store::resources::{self, Row, Tx};
 use crate::store::sql::Table;
 use crate::store::{Db, SqlError, is_unique_violation, new_id, now};
@@ -258,6 +261,111 @@ async fn apply_mapping(
     Ok(changes)
 }
 
+/// The representation an event carries: as `GET` returns it, except that a
+/// group's members are not listed (they are membership events, one per
+/// member, so a group of 100,000 members never makes one huge event).
+fn event_repr(
+    base_url: &str,
+    kind: ResourceKind,
+    row: &Row,
+    doc: Value,
+    groups: &[Named],
+) -> Value {
+    let groups: Vec<Membership> = groups
+        .iter()
+        .map(|g| Membership {
+            member_id: row.id.clone(),
+            group_id: g.id.clone(),
+            group_display: g.name.clone(),
+        })
+        .collect();
+    let groups = (kind == ResourceKind::User).then_some(groups.as_slice());
+    represent::full(kind, base_url, row, doc, None, groups).json
+}
+
+/// How events name a user or group: id, `userName`/`displayName`, `externalId`.
+fn named(kind: ResourceKind, id: &str, doc: &Value) -> Named {
+    let ix = represent::indexed(kind, doc);
+    Named {
+        id: id.to_string(),
+        name: ix.name,
+        external_id: ix.external_id,
+    }
+}
+
+/// The groups a user belongs to, for its representation in an event.
+async fn groups_in_tx(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Vec<Named>, ScimError> {
+    if kind != ResourceKind::User {
+        return Ok(Vec::new());
+    }
+    let found = members::groups_of_in_tx(tx, &ctx.tenant_id, &[id.to_string()])
+        .await
+        .map_err(internal)?;
+    Ok(found.into_iter().map(|(_, g)| g).collect())
+}
+
+/// One membership event per member a write added to or removed from
+/// `group`, net of the write's own reversals. Returns (added, removed).
+async fn membership_events(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    group: &Named,
+    delta: MemberDelta,
+    out: &mut Vec<NewEvent>,
+) -> Result<(usize, usize), ScimError> {
+    let (added, removed) = delta.net();
+    let counts = (added.len(), removed.len());
+    let mut names: std::collections::HashMap<String, Named> = std::collections::HashMap::new();
+    for kind in ["User", "Group"] {
+        let ids: Vec<String> = added
+            .iter()
+            .chain(&removed)
+            .filter(|(_, k)| k == kind)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        for n in members::describe(tx, &ctx.tenant_id, kind, &ids)
+            .await
+            .map_err(internal)?
+        {
+            names.insert(n.id.clone(), n);
+        }
+    }
+    for (list, is_add) in [(removed, false), (added, true)] {
+        for (id, kind) in list {
+            // A member is always a user or group of the tenant (checked
+            // before the write); one missing here was deleted in this write.
+            let member = names.remove(&id).unwrap_or(Named {
+                id,
+                name: String::new(),
+                external_id: None,
+            });
+            out.push(events::membership(
+                &ctx.tenant_id,
+                group,
+                &kind,
+                &member,
+                is_add,
+            ));
+        }
+    }
+    Ok(counts)
+}
+
+/// Writes the events of a change in its transaction.
+async fn write_events(tx: &mut Tx, ctx: &Ctx, at: &str, evs: &[NewEvent]) -> Result<(), ScimError> {
+    event_log::insert(tx, ctx.db.backend(), at, evs)
+        .await
+        .map_err(internal)
+}
+
 /// Reads one resource.
 pub async fn get(
     ctx: &Ctx,
@@ -390,22 +498,33 @@ async fn create_tx(
         Vec::new()
     };
     let mut detail = format!("created {} {:?}", kind.name().to_lowercase(), ix.name);
+    let mut evs = vec![events::created(
+        &ctx.tenant_id,
+        kind,
+        &event_repr(&ctx.base_url, kind, &row, n.doc.clone(), &[]),
+    )];
     if let Some(ids) = &n.members
         && !ids.is_empty()
     {
         let found = resolve_members(&mut tx, ctx, &row.id, ids).await?;
-        let added = members::add(
-            &mut tx,
-            ctx.db.backend(),
-            &ctx.tenant_id,
-            &row.id,
-            &found,
-            &at,
-        )
-        .await
-        .map_err(internal)?;
+        let mut delta = MemberDelta::default();
+        delta.added(
+            members::add(
+                &mut tx,
+                ctx.db.backend(),
+                &ctx.tenant_id,
+                &row.id,
+                &found,
+                &at,
+            )
+            .await
+            .map_err(internal)?,
+        );
+        let group = named(kind, &row.id, &n.doc);
+        let (added, _) = membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
         detail.push_str(&format!(" with {added} members"));
     }
+    write_events(&mut tx, ctx, &at, &evs).await?;
     let mut entry = audit
         .entry(201, Some(&row.id), &ix.name, quirks, &n.ignored)
         .detail(detail);
@@ -464,6 +583,7 @@ async fn replace_tx(
             .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
     let before = parse_doc(&row);
+    let old_row = row.clone();
     let ix = represent::indexed(kind, &n.doc);
     let at = now();
     row.doc = n.doc.to_string();
@@ -480,16 +600,33 @@ async fn replace_tx(
         Vec::new()
     };
     let mut detail = format!("replaced {} {:?}", kind.name().to_lowercase(), ix.name);
+    let groups = groups_in_tx(&mut tx, ctx, kind, id).await?;
+    let mut evs: Vec<NewEvent> = events::updated(
+        &ctx.tenant_id,
+        kind,
+        &event_repr(&ctx.base_url, kind, &old_row, before.clone(), &groups),
+        event_repr(&ctx.base_url, kind, &row, n.doc.clone(), &groups),
+    )
+    .into_iter()
+    .collect();
     if let Some(ids) = &n.members {
         let found = resolve_members(&mut tx, ctx, id, ids).await?;
-        members::remove_all(&mut tx, &ctx.tenant_id, id)
-            .await
-            .map_err(internal)?;
+        let mut delta = MemberDelta::default();
+        delta.removed(
+            members::remove_all(&mut tx, &ctx.tenant_id, id)
+                .await
+                .map_err(internal)?,
+        );
         let added = members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
             .await
             .map_err(internal)?;
-        detail.push_str(&format!("; members set to {added}"));
+        let count = added.len();
+        delta.added(added);
+        let group = named(kind, id, &n.doc);
+        membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
+        detail.push_str(&format!("; members set to {count}"));
     }
+    write_events(&mut tx, ctx, &at, &evs).await?;
     let mut entry = audit
         .entry(200, Some(id), &ix.name, quirks, &n.ignored)
         .detail(detail);
@@ -538,6 +675,7 @@ async fn patch_tx(
             .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
     let before = parse_doc(&row);
+    let old_row = row.clone();
     let mut doc = before.clone();
     let PatchOutcome {
         member_changes,
@@ -552,25 +690,32 @@ async fn patch_tx(
     let (mut added, mut removed) = (0u64, 0u64);
     let mut cleared = false;
     let (mut added_ids, mut removed_ids): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut delta = MemberDelta::default();
     for change in &member_changes {
         match change {
             MemberChange::Add(ids) => {
                 let found = resolve_members(&mut tx, ctx, id, ids).await?;
-                added += members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
+                let new = members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
                     .await
                     .map_err(internal)?;
+                added += new.len() as u64;
+                delta.added(new);
                 added_ids.extend(found.into_iter().map(|(m, _)| m));
             }
             MemberChange::Remove(ids) => {
-                removed += members::remove(&mut tx, &ctx.tenant_id, id, ids)
+                let gone = members::remove(&mut tx, &ctx.tenant_id, id, ids)
                     .await
                     .map_err(internal)?;
+                removed += gone.len() as u64;
+                delta.removed(gone);
                 removed_ids.extend(ids.iter().cloned());
             }
             MemberChange::RemoveAll => {
-                removed += members::remove_all(&mut tx, &ctx.tenant_id, id)
+                let gone = members::remove_all(&mut tx, &ctx.tenant_id, id)
                     .await
                     .map_err(internal)?;
+                removed += gone.len() as u64;
+                delta.removed(gone);
                 cleared = true;
             }
             MemberChange::RemoveWhere(filter) => {
@@ -594,9 +739,11 @@ async fn patch_tx(
                     })
                     .map(|m| m.id.clone())
                     .collect();
-                removed += members::remove(&mut tx, &ctx.tenant_id, id, &ids)
+                let gone = members::remove(&mut tx, &ctx.tenant_id, id, &ids)
                     .await
                     .map_err(internal)?;
+                removed += gone.len() as u64;
+                delta.removed(gone);
                 removed_ids.extend(ids);
             }
         }
@@ -654,6 +801,21 @@ async fn patch_tx(
     }
     entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await.map_err(internal)?;
+    let mut evs = Vec::new();
+    if doc_changed {
+        let groups = groups_in_tx(&mut tx, ctx, kind, id).await?;
+        evs.extend(events::updated(
+            &ctx.tenant_id,
+            kind,
+            &event_repr(&ctx.base_url, kind, &old_row, before.clone(), &groups),
+            event_repr(&ctx.base_url, kind, &row, n.doc.clone(), &groups),
+        ));
+    }
+    if added > 0 || removed > 0 {
+        let group = named(kind, id, &n.doc);
+        membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
+    }
+    write_events(&mut tx, ctx, &at, &evs).await?;
     tx.commit().await.map_err(internal)?;
     build(ctx, kind, &row, kind == ResourceKind::User).await
 }
@@ -686,10 +848,35 @@ async fn delete_tx(
         .map_err(internal)?
         .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
-    let label = label_of(kind, &parse_doc(&row));
+    let doc = parse_doc(&row);
+    let label = label_of(kind, &doc);
+    // The groups it leaves, each a membership event, then its last
+    // representation.
+    let parents: Vec<Named> = members::groups_of_in_tx(&mut tx, &ctx.tenant_id, &[id.to_string()])
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect();
+    let me = named(kind, id, &doc);
+    let mut evs: Vec<NewEvent> = parents
+        .iter()
+        .map(|g| events::membership(&ctx.tenant_id, g, kind.name(), &me, false))
+        .collect();
+    let user_groups: &[Named] = if kind == ResourceKind::User {
+        &parents
+    } else {
+        &[]
+    };
+    evs.push(events::deleted(
+        &ctx.tenant_id,
+        kind,
+        &event_repr(&ctx.base_url, kind, &row, doc, user_groups),
+    ));
     resources::delete(&mut tx, table(kind), &ctx.tenant_id, id)
         .await
         .map_err(internal)?;
+    write_events(&mut tx, ctx, &now(), &evs).await?;
     let entry = audit
         .entry(204, Some(id), &label, &Quirks::new(), &[])
         .detail(format!("deleted {} {label:?}", kind.name().to_lowercase()));

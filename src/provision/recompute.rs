@@ -18,10 +18,14 @@ use serde_json::Value;
 
 use super::diff;
 use super::mapping::{self, Derived, Outcome, Rules};
+use crate::events;
 use crate::store::activity::{self, Actor, Entry};
+use crate::store::events::{self as event_log, NewEvent};
 use crate::store::mapping::{self as store, DerivedRow, StoredRules, UserDoc};
-use crate::store::resources::Tx;
+use crate::store::members::{self, Named};
+use crate::store::resources::{Row, Tx};
 use crate::store::{Backend, Db, SqlError, now};
+use scim::ResourceKind;
 
 /// Users read per query.
 pub const BATCH: i64 = 1000;
@@ -201,6 +205,49 @@ pub async fn dry_run(db: &Db, tenant_id: &str, rules: &Rules) -> Result<DryRun, 
     Ok(out)
 }
 
+/// The `user.updated` event of each recomputed user: its representation
+/// before and after the new role and groups.
+async fn update_events(
+    tx: &mut Tx,
+    tenant_id: &str,
+    base_url: &str,
+    users: &[&UserDoc],
+    writes: &[DerivedRow],
+    at: &str,
+) -> Result<Vec<NewEvent>, SqlError> {
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut groups: HashMap<String, Vec<Named>> = HashMap::new();
+    for (member, g) in members::groups_of_in_tx(tx, tenant_id, &ids).await? {
+        groups.entry(member).or_default().push(g);
+    }
+    let mut out = Vec::with_capacity(users.len());
+    for (u, (_, role, derived_groups)) in users.iter().zip(writes) {
+        let mut row = Row {
+            id: u.id.clone(),
+            doc: String::new(),
+            version: u.version,
+            created_at: u.created_at.clone(),
+            updated_at: u.updated_at.clone(),
+            derived_role: u.derived_role.clone(),
+            derived_groups: u.derived_groups.clone(),
+        };
+        let g = groups.get(&u.id).map_or(&[][..], Vec::as_slice);
+        let before = super::event_repr(base_url, ResourceKind::User, &row, parse(&u.doc), g);
+        row.version += 1;
+        row.updated_at = at.to_string();
+        row.derived_role = role.clone();
+        row.derived_groups = derived_groups.clone();
+        let after = super::event_repr(base_url, ResourceKind::User, &row, parse(&u.doc), g);
+        out.extend(events::updated(
+            tenant_id,
+            ResourceKind::User,
+            &before,
+            after,
+        ));
+    }
+    Ok(out)
+}
+
 /// What saving did.
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -211,11 +258,16 @@ pub struct Saved {
 
 /// Saves the rules and recomputes every user of the tenant, in one
 /// transaction with its activity entry (the rules before and after).
+///
+/// Every user whose role or groups change gets a `user.updated` event, in
+/// the same transaction; `base_url` (`…/scim/v2`) is where the events'
+/// representations say the users live.
 pub async fn save(
     db: &Db,
     tenant_id: &str,
     rules: &Rules,
     actor: &Actor,
+    base_url: &str,
 ) -> Result<Saved, SqlError> {
     let started = Instant::now();
     let at = now();
@@ -239,6 +291,7 @@ pub async fn save(
             store::users_after_for_update(&mut tx, db.backend(), tenant_id, &after, BATCH).await?;
         let Some(last) = batch.last() else { break };
         after = last.id.clone();
+        let mut changed_users = Vec::new();
         for u in &batch {
             users += 1;
             let derived = mapping::derive(rules, &parse(&u.doc)).derived;
@@ -248,8 +301,11 @@ pub async fn save(
             changed += 1;
             let groups = derived.groups_json();
             writes.push((u.id.clone(), derived.role, groups));
+            changed_users.push(u);
         }
         store::update_derived(&mut tx, tenant_id, &writes, &at).await?;
+        let evs = update_events(&mut tx, tenant_id, base_url, &changed_users, &writes, &at).await?;
+        event_log::insert(&mut tx, db.backend(), &at, &evs).await?;
         writes.clear();
         if (batch.len() as i64) < BATCH {
             break;

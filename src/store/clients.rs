@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
+use super::events;
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
 
@@ -138,6 +139,19 @@ pub async fn create(
                 client.redirect_uris.len(),
                 info.expires_at
             )),
+    )
+    .await?;
+    events::insert_one(
+        &mut tx,
+        &events::connection(
+            tenant_id,
+            events::types::CONNECTION_AUTHORIZED,
+            events::Connection::OauthClient,
+            &client.id,
+            name,
+            Some(&client.id),
+            None,
+        ),
     )
     .await?;
     tx.commit().await?;

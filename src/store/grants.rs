@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
+use super::events;
 use super::resources::Tx;
 use super::tokens::KIND_ACCESS;
 use super::{Db, SqlError, format_time, new_id, now};
@@ -76,6 +77,19 @@ pub async fn create_grant(
     .bind(&g.scope)
     .bind(&g.created_at)
     .execute(&mut **tx)
+    .await?;
+    events::insert_one(
+        tx,
+        &events::connection(
+            &g.tenant_id,
+            events::types::CONNECTION_AUTHORIZED,
+            events::Connection::OauthGrant,
+            &g.id,
+            &g.kind,
+            Some(&g.client_id),
+            None,
+        ),
+    )
     .await?;
     Ok(g)
 }
@@ -151,6 +165,23 @@ pub async fn revoke_grant(tx: &mut Tx, grant_id: &str, reason: &str) -> Result<b
     .bind(grant_id)
     .execute(&mut **tx)
     .await?;
+    if n > 0
+        && let Some(g) = grant_in_tx(tx, grant_id).await?
+    {
+        events::insert_one(
+            tx,
+            &events::connection(
+                &g.tenant_id,
+                events::types::CONNECTION_REVOKED,
+                events::Connection::OauthGrant,
+                &g.id,
+                &g.kind,
+                Some(&g.client_id),
+                Some(reason),
+            ),
+        )
+        .await?;
+    }
     Ok(n > 0)
 }
 

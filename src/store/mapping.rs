@@ -159,6 +159,9 @@ pub struct UserDoc {
     pub doc: String,
     pub derived_role: Option<String>,
     pub derived_groups: Option<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 fn user_doc(row: &sqlx::any::AnyRow) -> Result<UserDoc, SqlError> {
@@ -168,10 +171,14 @@ fn user_doc(row: &sqlx::any::AnyRow) -> Result<UserDoc, SqlError> {
         doc: row.try_get("doc")?,
         derived_role: row.try_get("derived_role")?,
         derived_groups: row.try_get("derived_groups")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }
 
-const SELECT_BATCH: &str = "SELECT id, user_name, doc, derived_role, derived_groups
+const SELECT_BATCH: &str = "SELECT id, user_name, doc, derived_role, derived_groups,
+        version, created_at, updated_at
      FROM scim_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3";
 
 /// The next `limit` users after `after_id` in id order (keyset paging over

@@ -57,8 +57,17 @@ pub async fn resolve(
     Ok((found, missing))
 }
 
-/// Adds members; ones already present are left as they are. Returns how many
-/// were new.
+/// A member that was added or removed: (id, `User` or `Group`).
+pub type Changed = (String, String);
+
+fn changed_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Changed>, SqlError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get("member_id")?, r.try_get("member_type")?)))
+        .collect()
+}
+
+/// Adds members; ones already present are left as they are. Returns the
+/// ones that were new.
 pub async fn add(
     tx: &mut Tx,
     backend: Backend,
@@ -66,13 +75,14 @@ pub async fn add(
     group_id: &str,
     members: &[(String, &'static str)],
     at: &str,
-) -> Result<u64, SqlError> {
+) -> Result<Vec<Changed>, SqlError> {
     // One multi-row statement per chunk: a PATCH adding a hundred members is
     // one round trip to the database, not a hundred.
-    let mut added = 0;
+    let mut added = Vec::new();
     for chunk in members.chunks(CHUNK) {
         let mut sql = Sql::new(&format!(
-            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES {} ON CONFLICT DO NOTHING",
+            "INSERT INTO scim_group_members (tenant_id, group_id, member_id, member_type, added_at) VALUES {}
+             ON CONFLICT DO NOTHING RETURNING member_id, member_type",
             value_rows(backend, chunk.len(), 5)
         ));
         for (id, kind) in chunk {
@@ -80,19 +90,19 @@ pub async fn add(
                 sql.binds.push(SqlValue::Text(value.to_string()));
             }
         }
-        added += sql.query().execute(&mut **tx).await?.rows_affected();
+        added.extend(changed_rows(&sql.query().fetch_all(&mut **tx).await?)?);
     }
     Ok(added)
 }
 
-/// Removes the listed members only. Returns how many were removed.
+/// Removes the listed members only. Returns the ones that were members.
 pub async fn remove(
     tx: &mut Tx,
     tenant_id: &str,
     group_id: &str,
     ids: &[String],
-) -> Result<u64, SqlError> {
-    let mut removed = 0;
+) -> Result<Vec<Changed>, SqlError> {
+    let mut removed = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("DELETE FROM scim_group_members WHERE tenant_id = ");
         sql.bind_text(tenant_id);
@@ -100,21 +110,101 @@ pub async fn remove(
         sql.bind_text(group_id);
         sql.push(" AND member_id IN (");
         push_in_list(&mut sql, chunk);
-        sql.push(")");
-        removed += sql.query().execute(&mut **tx).await?.rows_affected();
+        sql.push(") RETURNING member_id, member_type");
+        removed.extend(changed_rows(&sql.query().fetch_all(&mut **tx).await?)?);
     }
     Ok(removed)
 }
 
-pub async fn remove_all(tx: &mut Tx, tenant_id: &str, group_id: &str) -> Result<u64, SqlError> {
-    Ok(
-        sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
-            .bind(tenant_id)
-            .bind(group_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
+/// Removes every member of a group. Returns them.
+pub async fn remove_all(
+    tx: &mut Tx,
+    tenant_id: &str,
+    group_id: &str,
+) -> Result<Vec<Changed>, SqlError> {
+    let rows = sqlx::query(
+        "DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2
+         RETURNING member_id, member_type",
     )
+    .bind(tenant_id)
+    .bind(group_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    changed_rows(&rows)
+}
+
+/// A user or group as membership events name it: its id, `userName` or
+/// `displayName`, and `externalId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+}
+
+/// The names of the given users (`kind` `User`) or groups, by id, inside a
+/// write transaction. Ids that are neither are left out.
+pub async fn describe(
+    tx: &mut Tx,
+    tenant_id: &str,
+    kind: &str,
+    ids: &[String],
+) -> Result<Vec<Named>, SqlError> {
+    let (table, name) = if kind == "Group" {
+        ("scim_groups", "display_name")
+    } else {
+        ("scim_users", "user_name")
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new(&format!(
+            "SELECT id, {name} AS name, external_id FROM {table} WHERE tenant_id = "
+        ));
+        sql.bind_text(tenant_id);
+        sql.push(" AND id IN (");
+        push_in_list(&mut sql, chunk);
+        sql.push(")");
+        for row in sql.query().fetch_all(&mut **tx).await? {
+            out.push(Named {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                external_id: row.try_get("external_id")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The groups each of `member_ids` belongs to directly, inside a write
+/// transaction: (member id, group), ordered as a user's `groups` are.
+pub async fn groups_of_in_tx(
+    tx: &mut Tx,
+    tenant_id: &str,
+    member_ids: &[String],
+) -> Result<Vec<(String, Named)>, SqlError> {
+    let mut out = Vec::new();
+    for chunk in member_ids.chunks(CHUNK) {
+        let mut sql = Sql::new(
+            "SELECT m.member_id, g.id, g.display_name, g.external_id FROM scim_group_members m
+             JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+             WHERE m.tenant_id = ",
+        );
+        sql.bind_text(tenant_id);
+        sql.push(" AND m.member_id IN (");
+        push_in_list(&mut sql, chunk);
+        sql.push(") ORDER BY g.display_name_lower, g.id");
+        for r in sql.query().fetch_all(&mut **tx).await? {
+            out.push((
+                r.try_get("member_id")?,
+                Named {
+                    id: r.try_get("id")?,
+                    name: r.try_get("display_name")?,
+                    external_id: r.try_get("external_id")?,
+                },
+            ));
+        }
+    }
+    Ok(out)
 }
 
 const LIST_SQL: &str = "SELECT m.member_id, m.member_type,
@@ -155,6 +245,45 @@ pub async fn list_in_tx(
         .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(member_from_row).collect()
+}
+
+/// A group's members after `after_id` in id order, with their names
+/// (`userName` or `displayName`) and `externalId`: (kind, member).
+pub async fn page_after(
+    db: &Db,
+    tenant_id: &str,
+    group_id: &str,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<(String, Named)>, SqlError> {
+    let rows = sqlx::query(
+        "SELECT m.member_id, m.member_type,
+                COALESCE(u.user_name, g.display_name) AS name,
+                COALESCE(u.external_id, g.external_id) AS external_id
+         FROM scim_group_members m
+         LEFT JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+         LEFT JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.member_id
+         WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.member_id > $3
+         ORDER BY m.member_id LIMIT $4",
+    )
+    .bind(tenant_id)
+    .bind(group_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("member_type")?,
+                Named {
+                    id: r.try_get("member_id")?,
+                    name: r.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
+                    external_id: r.try_get("external_id")?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// One page of a group's members, for the console.

@@ -9,10 +9,12 @@
 
 pub mod activity;
 pub mod admins;
+pub mod app_keys;
 pub mod bulk;
 pub mod clients;
 pub mod console;
 pub mod direct;
+pub mod events;
 pub mod grants;
 pub mod lookup;
 pub mod manage;

@@ -91,6 +91,29 @@ pub async fn get(
     row.as_ref().map(|r| from_row(table, r)).transpose()
 }
 
+/// The next `limit` rows after `after_id` in id order (keyset paging over
+/// the primary key: a row is never seen twice nor skipped, whatever is
+/// written between pages).
+pub async fn page_after(
+    db: &Db,
+    table: Table,
+    tenant_id: &str,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<Row>, SqlError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        row_columns(table),
+        table.name()
+    ))
+    .bind(tenant_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(|r| from_row(table, r)).collect()
+}
+
 /// Reads a row inside a write transaction, locking it on PostgreSQL so that
 /// concurrent PATCHes of one resource apply one after the other.
 pub async fn get_for_update(

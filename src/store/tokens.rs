@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
+use super::events;
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
 
@@ -112,6 +113,19 @@ pub async fn create_secret_token(
             }),
     )
     .await?;
+    events::insert_one(
+        &mut tx,
+        &events::connection(
+            tenant_id,
+            events::types::CONNECTION_AUTHORIZED,
+            events::Connection::SecretToken,
+            &info.id,
+            name,
+            None,
+            None,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok((info, secret))
 }
@@ -156,6 +170,19 @@ pub async fn revoke(db: &Db, id: &str, actor: &Actor) -> Result<bool, SqlError> 
             &Entry::security(&info.tenant_id, actor, "token.revoke")
                 .resource("Token", &info.id, &info.name)
                 .detail("token revoked"),
+        )
+        .await?;
+        events::insert_one(
+            &mut tx,
+            &events::connection(
+                &info.tenant_id,
+                events::types::CONNECTION_REVOKED,
+                events::Connection::SecretToken,
+                &info.id,
+                &info.name,
+                None,
+                Some("revoked by an admin"),
+            ),
         )
         .await?;
     }

@@ -11,6 +11,7 @@ mod console_admin;
 mod console_views;
 mod console_views_perf;
 mod entra_fixtures;
+mod events;
 mod faults;
 mod hot_path;
 mod mapping;

@@ -35,9 +35,15 @@ fn rules() -> Rules {
 }
 
 async fn save_rules(app: &TestApp, tenant_id: &str, rules: &Rules) {
-    recompute::save(&app.db, tenant_id, rules, &Actor::operator())
-        .await
-        .expect("save rules");
+    recompute::save(
+        &app.db,
+        tenant_id,
+        rules,
+        &Actor::operator(),
+        &app.scim_url(""),
+    )
+    .await
+    .expect("save rules");
 }
 
 fn user(name: &str, title: &str, user_type: &str) -> Value {
@@ -550,8 +556,9 @@ async fn writes_during_a_save_end_with_the_new_rules(app: TestApp) {
     })
     .await;
     let (db, tenant_id) = (app.db.clone(), app.tenant.id.clone());
+    let base = app.scim_url("");
     let save = tokio::spawn(async move {
-        recompute::save(&db, &tenant_id, &rules(), &Actor::operator()).await
+        recompute::save(&db, &tenant_id, &rules(), &Actor::operator(), &base).await
     });
     for i in 0..20 {
         create(&app, &user(&format!("new{i}@acme.example"), "Engineer", "")).await;

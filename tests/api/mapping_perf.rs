@@ -70,9 +70,15 @@ async fn recompute_at_100k_users(app: TestApp) {
     assert_eq!(dry.users, USERS as u64);
     assert_eq!(dry.changed, USERS as u64);
 
-    let saved = recompute::save(&app.db, &app.tenant.id, &rules, &Actor::operator())
-        .await
-        .unwrap();
+    let saved = recompute::save(
+        &app.db,
+        &app.tenant.id,
+        &rules,
+        &Actor::operator(),
+        &app.scim_url(""),
+    )
+    .await
+    .unwrap();
     assert_eq!((saved.users, saved.changed), (USERS as u64, USERS as u64));
     assert_eq!(
         scalar(
@@ -83,9 +89,15 @@ async fn recompute_at_100k_users(app: TestApp) {
         USERS as i64
     );
     // Saving the same rules again reads everyone and writes no one.
-    let again = recompute::save(&app.db, &app.tenant.id, &rules, &Actor::operator())
-        .await
-        .unwrap();
+    let again = recompute::save(
+        &app.db,
+        &app.tenant.id,
+        &rules,
+        &Actor::operator(),
+        &app.scim_url(""),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.changed, 0);
     println!(
         "{:?}, {USERS} users: dry run {:.2} s, save and recompute (all changed) {:.2} s, save again (none changed) {:.2} s",
