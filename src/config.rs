@@ -25,6 +25,8 @@ pub struct Config {
     pub oidc: Option<OidcProvider>,
     /// The event log's retention.
     pub events: crate::events::Settings,
+    /// How webhooks are delivered.
+    pub webhooks: crate::webhooks::Settings,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -42,6 +44,7 @@ impl Config {
             oauth: crate::oauth::Settings::default(),
             oidc: None,
             events: crate::events::Settings::default(),
+            webhooks: crate::webhooks::Settings::default(),
         }
     }
 }

@@ -312,8 +312,9 @@ pub async fn prune_all(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
     let mut total = 0;
     loop {
         let n = store::prune(db, &cutoff, PRUNE_BATCH).await?;
+        let attempts = crate::store::webhooks::prune_deliveries(db, &cutoff, PRUNE_BATCH).await?;
         total += n;
-        if n == 0 {
+        if n == 0 && attempts == 0 {
             return Ok(total);
         }
         // Let waiting writes have the database between batches.

@@ -18,6 +18,7 @@ pub mod provision;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod webhooks;
 
 pub use scim;
 
@@ -112,6 +113,10 @@ impl Server {
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
         let cleanup = http::web::spawn_session_cleanup(self.state.db().clone());
         let event_log = events::spawn(self.state.db().clone(), self.state.config().events.clone());
+        let deliveries = webhooks::spawn(
+            self.state.db().clone(),
+            self.state.config().webhooks.clone(),
+        );
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -121,6 +126,7 @@ impl Server {
         .context("serving HTTP");
         cleanup.abort();
         event_log.abort();
+        deliveries.abort();
         served?;
         // Requests are done: write the queued read log before closing the pools.
         self.state.activity().close().await;

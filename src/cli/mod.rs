@@ -10,6 +10,7 @@ mod serve;
 mod simulate;
 mod tenant;
 mod token;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Manage the product's keys for the event feed and read API (`/api/v1`).
     #[command(subcommand)]
     AppKey(app_key::AppKeyCommand),
+    /// Manage the product's webhook endpoints and their deliveries.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// What commands print as the service's URL when no public URL is set: the
@@ -115,6 +119,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AppKey(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             app_key::run(&db, cmd, cli.json).await
+        }
+        Command::Webhook(cmd) => {
+            let db = Db::connect(&cli.database_url).await?;
+            webhook::run(&db, cmd, cli.json).await
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod sso;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -65,6 +65,32 @@ async fn drain(app: &TestApp, key: &str, query: &str, mut after: String) -> (Vec
     }
 }
 
+/// A copy rebuilt from the whole feed of any server, read with `key`.
+pub async fn replica_from_feed(client: &reqwest::Client, base: &str, key: &str) -> Replica {
+    let mut copy = Replica::default();
+    let mut after = "evt_0".to_string();
+    loop {
+        let r = api_at(
+            client,
+            base,
+            key,
+            &format!("/events?after={after}&limit=1000"),
+        )
+        .await;
+        r.expect(200);
+        for e in r.body["data"].as_array().expect("data") {
+            copy.apply(e);
+        }
+        after = r.body["next_after"]
+            .as_str()
+            .expect("next_after")
+            .to_string();
+        if r.body["has_more"] == json!(false) {
+            return copy;
+        }
+    }
+}
+
 fn types_of(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
@@ -477,11 +503,11 @@ async fn type_filter_pages_through_windows(app: TestApp) {
 
 /// What a product keeps: users and groups by id (without `meta`, and
 /// without `groups`/`members`, which memberships carry) and memberships.
-#[derive(Debug, Default, PartialEq)]
-struct Replica {
-    users: BTreeMap<String, Value>,
-    groups: BTreeMap<String, Value>,
-    members: BTreeSet<(String, String)>,
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Replica {
+    pub users: BTreeMap<String, Value>,
+    pub groups: BTreeMap<String, Value>,
+    pub members: BTreeSet<(String, String)>,
 }
 
 fn strip(v: &Value) -> Value {
@@ -495,7 +521,7 @@ fn strip(v: &Value) -> Value {
 }
 
 impl Replica {
-    fn apply(&mut self, e: &Value) {
+    pub fn apply(&mut self, e: &Value) {
         let data = &e["data"];
         let id = || data["id"].as_str().unwrap().to_string();
         let pair = |member: &str| {
@@ -538,14 +564,22 @@ impl Replica {
 }
 
 /// What SCIM holds, read through SCIM.
-async fn scim_state(app: &TestApp) -> Replica {
+pub async fn scim_state(app: &TestApp) -> Replica {
+    scim_state_at(&app.client, &app.scim_url(""), &app.token).await
+}
+
+/// The same for any server: its SCIM base URL and a token.
+pub async fn scim_state_at(client: &reqwest::Client, scim_base: &str, token: &str) -> Replica {
     let mut out = Replica::default();
     for (path, users) in [("/Users", true), ("/Groups", false)] {
         let mut start = 1;
         loop {
-            let r = app
-                .get(&format!("{path}?startIndex={start}&count=200"))
-                .await;
+            let r = send(
+                client
+                    .get(format!("{scim_base}{path}?startIndex={start}&count=200"))
+                    .bearer_auth(token),
+            )
+            .await;
             r.expect(200);
             let page = r.body["Resources"].as_array().cloned().unwrap_or_default();
             for res in &page {
@@ -619,7 +653,7 @@ async fn pages(app: &TestApp, key: &str, path: &str) -> (Vec<Value>, String) {
     }
 }
 
-fn sim_options(app: &TestApp, fraction: f64) -> Options {
+pub fn sim_options(app: &TestApp, fraction: f64) -> Options {
     let mut o = Options::new(
         app.scim_url(""),
         AuthMode::SecretToken {

@@ -539,6 +539,18 @@ async fn sigkill_in_the_middle_of_an_initial_cycle(backend: Backend) {
     let Some(db) = ProcessDb::create(backend).await else {
         return;
     };
+    // The product follows by webhook and by the feed throughout.
+    let receiver = crate::webhooks::Receiver::start(Vec::new()).await;
+    let app_key = {
+        let conn = Db::connect(&db.url).await.expect("connect");
+        crate::webhooks::register(&conn, &receiver.url).await;
+        let key = scimgate::store::app_keys::create(&conn, None, "product")
+            .await
+            .expect("app key")
+            .1;
+        conn.close().await;
+        key
+    };
     let mut server = ServerProcess::start(&db).await;
     let dir = Directory::generate(KILL_SEED, KILL_USERS, KILL_GROUPS);
 
@@ -685,6 +697,22 @@ async fn sigkill_in_the_middle_of_an_initial_cycle(backend: Backend) {
     assert_eq!(report.count(Kind::CreateGroup), KILL_GROUPS as u64);
     let users = list_ids(&http, &server.base, &db.token, "/Users").await;
     assert_eq!(users.len(), KILL_USERS);
+
+    // What the product learnt — by webhook (deliveries the kill cut off are
+    // taken over when their lease runs out) and from the feed — is exactly
+    // what SCIM holds.
+    let expected = crate::events::scim_state_at(&http, &scim_base(&server.base), &db.token).await;
+    assert_eq!(
+        crate::events::replica_from_feed(&http, &server.base, &app_key).await,
+        expected,
+        "the copy rebuilt from /api/v1/events"
+    );
+    receiver.wait_for(&expected).await;
+    assert!(
+        receiver.out_of_order().is_empty(),
+        "{:?}",
+        receiver.out_of_order()
+    );
 }
 
 // ---------------------------------------------------------------------------

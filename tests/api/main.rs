@@ -24,3 +24,4 @@ mod signin;
 mod simulator;
 mod sso;
 mod ui;
+mod webhooks;
