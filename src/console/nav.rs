@@ -24,6 +24,8 @@ pub enum Section {
     Settings,
     /// The operator's list of tenants.
     Tenants,
+    /// The operator's webhook endpoints.
+    Webhooks,
 }
 
 /// A tenant admin's sections, in the order the header shows them, with the
@@ -41,7 +43,10 @@ const TENANT_SECTIONS: [(Section, &str, &str); 9] = [
 ];
 
 /// An operator manages tenants and belongs to none.
-const OPERATOR_SECTIONS: [(Section, &str, &str); 1] = [(Section::Tenants, "Tenants", "/")];
+const OPERATOR_SECTIONS: [(Section, &str, &str); 2] = [
+    (Section::Tenants, "Tenants", "/"),
+    (Section::Webhooks, "Webhooks", "/webhooks"),
+];
 
 #[derive(Debug, Clone)]
 pub struct NavItem {

@@ -540,3 +540,66 @@ async fn two_instances_deliver_each_event_once() {
     let unique: HashSet<&&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "an event was delivered twice");
 }
+
+/// The operator's Webhooks page: health, latest deliveries, and its test,
+/// redeliver and enable buttons (CSRF-protected); tenant admins get none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_console_page() {
+    use crate::browser::{Browser, PASSWORD, create_admin, form, location, main_text};
+    let app = spawn(Backend::Sqlite).await.unwrap();
+    let rx = Receiver::start(vec![Answer::Status(500)]).await;
+    let (id, _) = register(&app.db, &rx.url).await;
+    app.create_user("ada@acme.example").await;
+    let deadline = Instant::now() + PATIENCE;
+    while rx.captured().len() < 2 {
+        assert!(Instant::now() < deadline, "nothing was delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let operator = create_admin(&app, None, "ops@scimgate.example").await;
+    let ops = Browser::fresh(&app);
+    ops.sign_in(&operator.email, PASSWORD).await;
+    let r = ops.get("/webhooks").await;
+    r.expect(200);
+    let text = main_text(&r.text);
+    assert!(text.contains(&rx.url) && text.contains("Healthy"), "{text}");
+    assert!(text.contains("delivered (200)") && text.contains("failed (500)"), "{text}");
+
+    // Send a test message.
+    let test = form(&r.text, &format!("/webhooks/{id}/test"));
+    let done = ops.submit(&test).await;
+    assert_eq!(location(&done), "/webhooks");
+    let r = ops.get("/webhooks").await;
+    assert!(main_text(&r.text).contains("answered 200"), "{}", r.text);
+    assert_eq!(rx.captured().len(), 3);
+
+    // Redeliver the user's creation.
+    let record = store::deliveries(&app.db, &id, 10).await.unwrap();
+    let delivered = record.iter().find(|d| d.outcome == "delivered").unwrap();
+    let again = form(&r.text, &format!("/webhooks/deliveries/{}/redeliver", delivered.id));
+    ops.submit(&again).await;
+    let r = ops.get("/webhooks").await;
+    assert!(main_text(&r.text).contains("sent again: answered 200"), "{}", r.text);
+    assert_eq!(rx.captured().len(), 4);
+
+    // Without the CSRF token nothing is sent.
+    let mut forged = form(&r.text, &format!("/webhooks/{id}/test"));
+    forged.set("csrf", "forged");
+    let refused = ops.submit(&forged).await;
+    assert_eq!(refused.status.as_u16(), 403);
+    assert_eq!(rx.captured().len(), 4);
+
+    // A disabled endpoint is flagged, with its Enable button.
+    store::disable(&app.db, &id, "every delivery failed").await.unwrap();
+    let r = ops.get("/webhooks").await;
+    let text = main_text(&r.text);
+    assert!(text.contains("Disabled since") && text.contains("need"), "{text}");
+    let enable = form(&r.text, &format!("/webhooks/{id}/enable"));
+    ops.submit(&enable).await;
+    assert!(store::get(&app.db, &id).await.unwrap().unwrap().disabled_at.is_none());
+
+    // Tenant admins do not see it.
+    let admin = create_admin(&app, Some(&app.tenant.id), "it@acme.example").await;
+    let tenant = Browser::fresh(&app);
+    tenant.sign_in(&admin.email, PASSWORD).await;
+    assert_eq!(tenant.get("/webhooks").await.status.as_u16(), 403);
+}

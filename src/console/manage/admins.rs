@@ -186,7 +186,7 @@ fn password_page(
 
 #[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
-    csrf: Option<String>,
+    pub csrf: Option<String>,
 }
 
 /// An admin of this tenant, or a 404 (other tenants and operators included).

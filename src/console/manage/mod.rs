@@ -18,6 +18,7 @@ pub mod connections;
 pub mod operator;
 pub mod settings;
 pub mod setup;
+pub mod webhooks;
 
 use std::sync::LazyLock;
 
@@ -72,6 +73,13 @@ pub fn router() -> Router<AppState> {
         .route("/settings/sso", post(settings::save))
         .route("/settings/sso/remove", post(settings::remove))
         .route("/tenants", post(operator::create_tenant))
+        .route("/webhooks", get(webhooks::page))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/enable", post(webhooks::enable))
+        .route(
+            "/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/setup", get(setup::form).post(setup::submit))
 }
 
@@ -211,7 +219,12 @@ impl Operator {
 
     /// The header of an operator's page.
     pub async fn nav(&self, state: &AppState) -> Result<Nav, ConsoleError> {
-        nav_of(state, &self.admin, &self.session, Section::Tenants).await
+        self.nav_at(state, Section::Tenants).await
+    }
+
+    /// The header of an operator's page of `section`.
+    pub async fn nav_at(&self, state: &AppState, section: Section) -> Result<Nav, ConsoleError> {
+        nav_of(state, &self.admin, &self.session, section).await
     }
 }
 
