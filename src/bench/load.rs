@@ -211,6 +211,36 @@ fn summarize(
 
 /// Runs `count` requests built by `make(n)` at `concurrency`, bounded by
 /// `max_duration`.
+/// Up to 2,000 user creates, eight in flight, each with a new user name.
+pub async fn creates(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    max_duration: Duration,
+) -> LoadResult {
+    let scim = format!("{base}/scim/v2");
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let run_id = &run_id[..8];
+    run_requests(name, 8, 2000, max_duration, |n| {
+        client
+            .post(format!("{scim}/Users"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("new{n}-{run_id}@bench.example"),
+                    "active": true,
+                    "emails": [{"type": "work", "value": format!("new{n}-{run_id}@bench.example"), "primary": true}],
+                    "name": {"givenName": "New", "familyName": format!("User {n}")},
+                })
+                .to_string(),
+            )
+    })
+    .await
+}
+
 async fn run_requests<F>(
     name: &str,
     concurrency: usize,
@@ -267,24 +297,7 @@ pub async fn writes(
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let run_id = &run_id[..8];
 
-    let created = run_requests("create user c=8", 8, 2000, max_duration, |n| {
-        client
-            .post(format!("{scim}/Users"))
-            .bearer_auth(token)
-            .header("content-type", "application/scim+json")
-            .body(
-                json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": format!("new{n}-{run_id}@bench.example"),
-                    "active": true,
-                    "emails": [{"type": "work", "value": format!("new{n}-{run_id}@bench.example"), "primary": true}],
-                    "name": {"givenName": "New", "familyName": format!("User {n}")},
-                })
-                .to_string(),
-            )
-    })
-    .await;
-    out.push(created);
+    out.push(creates(client, base, token, "create user c=8", max_duration).await);
 
     // PATCH needs ids: read a page of seeded users.
     let page: serde_json::Value = client

@@ -8,6 +8,7 @@
 
 pub mod ceiling;
 pub mod load;
+pub mod webhook;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -46,6 +47,8 @@ pub struct Report {
     pub ceiling: Vec<LoadResult>,
     pub hot_path: Vec<SizedResult>,
     pub writes: Vec<LoadResult>,
+    /// Creates with and without a webhook, and the commit → delivery lag.
+    pub webhook: Option<webhook::WebhookReport>,
     /// Resident memory of the server after the largest run, in MiB.
     pub server_rss_mib: Option<f64>,
     /// The part of it that is the process's own memory (heap, stacks): the
@@ -298,11 +301,33 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     }
 
     let mut writes = Vec::new();
+    let mut webhook = None;
     if !opts.skip_writes {
         writes = load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?;
         for r in &writes {
             eprintln!("{}", r.line());
         }
+        // Creates just before the endpoint is registered, as the baseline.
+        let without = load::creates(
+            &client,
+            &server.base,
+            &token,
+            "create user c=8, no webhook",
+            opts.max_duration,
+        )
+        .await;
+        eprintln!("{}", without.line());
+        let w = webhook::measure(
+            &db,
+            &client,
+            &server.base,
+            &token,
+            &without,
+            opts.max_duration,
+        )
+        .await?;
+        writes.push(without);
+        webhook = Some(w);
     }
     let server_rss_mib = server.rss_mib();
     let server_rss_anon_mib = server.rss_anon_mib();
@@ -313,6 +338,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         ceiling,
         hot_path,
         writes,
+        webhook,
         server_rss_mib,
         server_rss_anon_mib,
     })
@@ -352,6 +378,19 @@ impl Report {
         {
             out.push_str(&r.row());
             out.push('\n');
+        }
+        if let Some(w) = &self.webhook {
+            out.push_str(&format!(
+                "\nwebhook: creates {:.0}/s with one endpoint, {:.0}/s without ({:.0} %); {} events delivered, commit → delivery p50 {} ms, p99 {} ms, max {} ms; all delivered {} ms after the last create\n",
+                w.creates_with,
+                w.creates_without,
+                w.ratio * 100.0,
+                w.delivered,
+                w.lag_p50_ms,
+                w.lag_p99_ms,
+                w.lag_max_ms,
+                w.catch_up_ms
+            ));
         }
         if let Some(rss) = self.server_rss_mib {
             out.push_str(&format!(

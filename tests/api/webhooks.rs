@@ -562,7 +562,10 @@ async fn operator_console_page() {
     r.expect(200);
     let text = main_text(&r.text);
     assert!(text.contains(&rx.url) && text.contains("Healthy"), "{text}");
-    assert!(text.contains("delivered (200)") && text.contains("failed (500)"), "{text}");
+    assert!(
+        text.contains("delivered (200)") && text.contains("failed (500)"),
+        "{text}"
+    );
 
     // Send a test message.
     let test = form(&r.text, &format!("/webhooks/{id}/test"));
@@ -575,10 +578,17 @@ async fn operator_console_page() {
     // Redeliver the user's creation.
     let record = store::deliveries(&app.db, &id, 10).await.unwrap();
     let delivered = record.iter().find(|d| d.outcome == "delivered").unwrap();
-    let again = form(&r.text, &format!("/webhooks/deliveries/{}/redeliver", delivered.id));
+    let again = form(
+        &r.text,
+        &format!("/webhooks/deliveries/{}/redeliver", delivered.id),
+    );
     ops.submit(&again).await;
     let r = ops.get("/webhooks").await;
-    assert!(main_text(&r.text).contains("sent again: answered 200"), "{}", r.text);
+    assert!(
+        main_text(&r.text).contains("sent again: answered 200"),
+        "{}",
+        r.text
+    );
     assert_eq!(rx.captured().len(), 4);
 
     // Without the CSRF token nothing is sent.
@@ -589,13 +599,25 @@ async fn operator_console_page() {
     assert_eq!(rx.captured().len(), 4);
 
     // A disabled endpoint is flagged, with its Enable button.
-    store::disable(&app.db, &id, "every delivery failed").await.unwrap();
+    store::disable(&app.db, &id, "every delivery failed")
+        .await
+        .unwrap();
     let r = ops.get("/webhooks").await;
     let text = main_text(&r.text);
-    assert!(text.contains("Disabled since") && text.contains("need"), "{text}");
+    assert!(
+        text.contains("Disabled since") && text.contains("need"),
+        "{text}"
+    );
     let enable = form(&r.text, &format!("/webhooks/{id}/enable"));
     ops.submit(&enable).await;
-    assert!(store::get(&app.db, &id).await.unwrap().unwrap().disabled_at.is_none());
+    assert!(
+        store::get(&app.db, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_at
+            .is_none()
+    );
 
     // Tenant admins do not see it.
     let admin = create_admin(&app, Some(&app.tenant.id), "it@acme.example").await;
