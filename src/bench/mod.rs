@@ -39,6 +39,9 @@ pub struct Options {
     pub max_duration: Duration,
     /// Skip the write measurements.
     pub skip_writes: bool,
+    /// Also run the simulator's initial cycle of (users, groups) without and
+    /// with a webhook, for the commit → delivery lag during a cycle.
+    pub webhook_cycle: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +52,8 @@ pub struct Report {
     pub writes: Vec<LoadResult>,
     /// Creates with and without a webhook, and the commit → delivery lag.
     pub webhook: Option<webhook::WebhookReport>,
+    /// The same during the simulator's initial cycle.
+    pub webhook_cycle: Option<webhook::CycleReport>,
     /// Resident memory of the server after the largest run, in MiB.
     pub server_rss_mib: Option<f64>,
     /// The part of it that is the process's own memory (heap, stacks): the
@@ -329,6 +334,10 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         writes.push(without);
         webhook = Some(w);
     }
+    let webhook_cycle = match opts.webhook_cycle {
+        Some((users, groups)) => Some(webhook::cycle(&db, &server.base, users, groups).await?),
+        None => None,
+    };
     let server_rss_mib = server.rss_mib();
     let server_rss_anon_mib = server.rss_anon_mib();
     drop(server);
@@ -339,6 +348,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         hot_path,
         writes,
         webhook,
+        webhook_cycle,
         server_rss_mib,
         server_rss_anon_mib,
     })
@@ -390,6 +400,27 @@ impl Report {
                 w.lag_p99_ms,
                 w.lag_max_ms,
                 w.catch_up_ms
+            ));
+        }
+        if let Some(c) = &self.webhook_cycle {
+            out.push_str(&format!(
+                "initial cycle of {} users and {} groups: {:.1} s ({:.0} req/s) without a webhook, {:.1} s ({:.0} req/s, {:.0} %) with one; {} events delivered, commit → delivery p50 {} ms, p99 {} ms, max {} ms; all delivered {} ms after the cycle\n",
+                c.users,
+                c.groups,
+                c.seconds_without,
+                c.requests_per_second_without,
+                c.seconds_with,
+                c.requests_per_second_with,
+                if c.requests_per_second_without > 0.0 {
+                    c.requests_per_second_with / c.requests_per_second_without * 100.0
+                } else {
+                    0.0
+                },
+                c.delivered,
+                c.lag_p50_ms,
+                c.lag_p99_ms,
+                c.lag_max_ms,
+                c.catch_up_ms
             ));
         }
         if let Some(rss) = self.server_rss_mib {

@@ -55,17 +55,9 @@ async fn receive(State(r): State<Arc<Mutex<Receiver>>>, body: Bytes) -> &'static
     "ok"
 }
 
-/// Measures creates without an endpoint (`without`, measured just before),
-/// registers one, measures creates again and waits (bounded) for every
-/// event to arrive.
-pub async fn measure(
-    db: &Db,
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    without: &LoadResult,
-    max_duration: Duration,
-) -> anyhow::Result<WebhookReport> {
+/// A receiver on loopback in this process; its URL.
+async fn start_receiver()
+-> anyhow::Result<(String, Arc<Mutex<Receiver>>, tokio::task::JoinHandle<()>)> {
     let state = Arc::new(Mutex::new(Receiver {
         lags: Histogram::new(3)?,
         delivered: 0,
@@ -78,7 +70,37 @@ pub async fn measure(
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    webhooks::create(db, None, &url, None, &crate::webhooks::new_secret()).await?;
+    Ok((url, state, server))
+}
+
+fn delivered(state: &Mutex<Receiver>) -> u64 {
+    state.lock().unwrap_or_else(|p| p.into_inner()).delivered
+}
+
+/// Waits (at most two minutes) until the receiver has `expected` events;
+/// returns how long that took.
+async fn catch_up(state: &Mutex<Receiver>, expected: u64) -> u64 {
+    let done = Instant::now();
+    let deadline = done + Duration::from_secs(120);
+    while delivered(state) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done.elapsed().as_millis() as u64
+}
+
+/// Measures creates without an endpoint (`without`, measured just before),
+/// registers one, measures creates again and waits (bounded) for every
+/// event to arrive.
+pub async fn measure(
+    db: &Db,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    without: &LoadResult,
+    max_duration: Duration,
+) -> anyhow::Result<WebhookReport> {
+    let (url, state, server) = start_receiver().await?;
+    let hook = webhooks::create(db, None, &url, None, &crate::webhooks::new_secret()).await?;
     // The server's worker gives new endpoints their streams once a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let with = load::creates(
@@ -90,16 +112,9 @@ pub async fn measure(
     )
     .await;
     eprintln!("{}", with.line());
-    let done = Instant::now();
-    let expected = with.requests - with.errors;
-    let deadline = done + Duration::from_secs(120);
-    while state.lock().unwrap_or_else(|p| p.into_inner()).delivered < expected
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let catch_up_ms = done.elapsed().as_millis() as u64;
+    let catch_up_ms = catch_up(&state, with.requests - with.errors).await;
     server.abort();
+    webhooks::delete(db, &hook.id).await?;
     let r = state.lock().unwrap_or_else(|p| p.into_inner());
     Ok(WebhookReport {
         creates_without: without.requests_per_second,
@@ -109,6 +124,97 @@ pub async fn measure(
         } else {
             0.0
         },
+        delivered: r.delivered,
+        lag_p50_ms: r.lags.value_at_quantile(0.5),
+        lag_p99_ms: r.lags.value_at_quantile(0.99),
+        lag_max_ms: r.lags.max(),
+        catch_up_ms,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct CycleReport {
+    pub users: usize,
+    pub groups: usize,
+    /// The simulator's initial cycle on a tenant without an endpoint, then
+    /// on another tenant with one: wall time and SCIM requests per second.
+    pub seconds_without: f64,
+    pub requests_per_second_without: f64,
+    pub seconds_with: f64,
+    pub requests_per_second_with: f64,
+    pub delivered: u64,
+    pub lag_p50_ms: u64,
+    pub lag_p99_ms: u64,
+    pub lag_max_ms: u64,
+    pub catch_up_ms: u64,
+}
+
+/// The simulator's initial cycle (Entra's requests, eight in flight) of
+/// `users` and `groups`, on a fresh tenant without a webhook, then on a
+/// fresh tenant whose events go to one.
+pub async fn cycle(
+    db: &Db,
+    base: &str,
+    users: usize,
+    groups: usize,
+) -> anyhow::Result<CycleReport> {
+    use crate::sim;
+    use crate::store::activity::Actor;
+    use crate::store::{tenants, tokens};
+    let run = |slug: &'static str| async move {
+        let t = tenants::create(db, slug, slug).await?;
+        let (_, token) =
+            tokens::create_secret_token(db, &t.id, "bench", None, &Actor::operator()).await?;
+        Ok::<_, anyhow::Error>((t, token))
+    };
+    let options = |token: String| {
+        let mut o = sim::Options::new(
+            format!("{base}/scim/v2"),
+            sim::AuthMode::SecretToken { token },
+        );
+        o.users = users;
+        o.groups = groups;
+        o.incremental_fraction = 0.0;
+        o
+    };
+    let (_, token) = run("cycle-without").await?;
+    let without = sim::run(options(token)).await?;
+    eprintln!(
+        "cycle of {users} users, {groups} groups without a webhook: {:.1} s, {} failed requests",
+        without.wall_ms / 1000.0,
+        without.failed_requests
+    );
+
+    let (tenant, token) = run("cycle-with").await?;
+    let (url, state, server) = start_receiver().await?;
+    let hook = webhooks::create(
+        db,
+        Some(&tenant.id),
+        &url,
+        None,
+        &crate::webhooks::new_secret(),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let with = sim::run(options(token)).await?;
+    let events = crate::store::events::latest(db).await?;
+    let expected = events - hook.start_after;
+    eprintln!(
+        "cycle of {users} users, {groups} groups with a webhook: {:.1} s, {} failed requests",
+        with.wall_ms / 1000.0,
+        with.failed_requests
+    );
+    let catch_up_ms = catch_up(&state, expected.max(0) as u64).await;
+    server.abort();
+    webhooks::delete(db, &hook.id).await?;
+    let r = state.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(CycleReport {
+        users,
+        groups,
+        seconds_without: without.wall_ms / 1000.0,
+        requests_per_second_without: without.requests_per_second,
+        seconds_with: with.wall_ms / 1000.0,
+        requests_per_second_with: with.requests_per_second,
         delivered: r.delivered,
         lag_p50_ms: r.lags.value_at_quantile(0.5),
         lag_p99_ms: r.lags.value_at_quantile(0.99),

@@ -28,6 +28,13 @@ pub struct BenchArgs {
     /// Only the read path.
     #[arg(long)]
     pub skip_writes: bool,
+    /// Also run the simulator's initial cycle of this many users without
+    /// and with a webhook, for the commit → delivery lag during a cycle.
+    #[arg(long)]
+    pub webhook_cycle_users: Option<usize>,
+    /// Groups of that cycle.
+    #[arg(long, default_value_t = 200)]
+    pub webhook_cycle_groups: usize,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +59,9 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         max_requests: args.requests,
         max_duration: Duration::from_secs(args.seconds.clamp(1, 600)),
         skip_writes: args.skip_writes,
+        webhook_cycle: args
+            .webhook_cycle_users
+            .map(|u| (u, args.webhook_cycle_groups)),
     };
     let report = bench::run(&opts).await?;
     if json {
