@@ -259,16 +259,22 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
         });
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_streams = None::<Instant>;
+        let mut endpoints = 0;
         loop {
             if last_streams.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
-                if let Err(e) = worker.ensure_streams().await {
-                    tracing::warn!(error = %e, "preparing webhook streams failed; retrying");
+                match worker.ensure_streams().await {
+                    Ok(n) => endpoints = n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "preparing webhook streams failed; retrying")
+                    }
                 }
                 last_streams = Some(Instant::now());
             }
-            match worker.clone().start_due(&mut tasks).await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "looking for due webhook deliveries failed"),
+            // Without an enabled endpoint there is nothing to look for.
+            if endpoints > 0
+                && let Err(e) = worker.clone().start_due(&mut tasks).await
+            {
+                tracing::warn!(error = %e, "looking for due webhook deliveries failed");
             }
             while tasks.try_join_next().is_some() {}
             tokio::time::sleep(worker.settings.poll).await;
@@ -293,13 +299,16 @@ const BATCH: i64 = 100;
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 impl Worker {
-    async fn ensure_streams(&self) -> Result<(), SqlError> {
+    /// Gives every enabled endpoint its streams; returns how many there are.
+    async fn ensure_streams(&self) -> Result<usize, SqlError> {
+        let mut enabled = 0;
         for hook in store::list(&self.db).await? {
             if hook.disabled_at.is_none() {
                 store::ensure_streams(&self.db, &hook).await?;
+                enabled += 1;
             }
         }
-        Ok(())
+        Ok(enabled)
     }
 
     fn lease_until(&self) -> String {
@@ -380,26 +389,27 @@ impl Worker {
                 return Ok(());
             }
             for e in &page {
-                if !hook.accepts(&e.kind) {
-                    through = e.position;
-                    continue;
-                }
-                let outcome = send(&self.client, &hook, &event_id(e.position), envelope(e)?).await;
-                let mut d = Delivery::new(&hook.id, Some(&s.tenant_id), e.position, &e.kind);
-                d.attempt = attempts + 1;
-                if outcome.ok() {
+                if hook.accepts(&e.kind) {
+                    let outcome =
+                        send(&self.client, &hook, &event_id(e.position), envelope(e)?).await;
+                    let mut d = Delivery::new(&hook.id, Some(&s.tenant_id), e.position, &e.kind);
+                    d.attempt = attempts + 1;
+                    if !outcome.ok() {
+                        return self
+                            .failed(s, &hook, e, outcome, d, through, attempts + 1, records)
+                            .await;
+                    }
                     if failing {
                         store::set_failing(&self.db, &hook.id, false).await?;
                         failing = false;
                     }
                     records.push(outcome.into_delivery(d, "delivered"));
-                    through = e.position;
                     attempts = 0;
-                } else {
-                    return self
-                        .failed(s, &hook, e, outcome, d, through, attempts + 1, records)
-                        .await;
                 }
+                // Delivered, or not a type this endpoint takes.
+                through = e.position;
+                // Saved often enough that the lease never runs out while
+                // this instance is still sending.
                 if records.len() as i64 >= BATCH || saved.elapsed() >= SAVE_EVERY {
                     let p = Progress {
                         delivered_through: through,
