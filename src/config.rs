@@ -27,6 +27,12 @@ pub struct Config {
     pub events: crate::events::Settings,
     /// How webhooks are delivered.
     pub webhooks: crate::webhooks::Settings,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served for operators
+    /// (`/metrics` only there); none by default.
+    pub management_bind: Option<SocketAddr>,
+    /// How long requests in flight may take to finish after a shutdown
+    /// signal before their connections are closed.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -45,6 +51,8 @@ impl Config {
             oidc: None,
             events: crate::events::Settings::default(),
             webhooks: crate::webhooks::Settings::default(),
+            management_bind: None,
+            shutdown_grace: std::time::Duration::from_secs(30),
         }
     }
 }

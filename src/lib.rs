@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 pub mod oidc;
 pub mod password;
@@ -37,6 +38,8 @@ use crate::store::Db;
 /// A bound, ready-to-serve scimgate.
 pub struct Server {
     listener: TcpListener,
+    /// The management listener (`/healthz`, `/readyz`, `/metrics`).
+    management: Option<TcpListener>,
     state: AppState,
     setup_link: Option<String>,
 }
@@ -54,6 +57,14 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
+        let management = match config.management_bind {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (--management-bind)"))?,
+            ),
+            None => None,
+        };
         let public_url = match &config.public_url {
             Some(u) => config::normalize_public_url(u)?,
             None => default_public_url(addr),
@@ -67,6 +78,7 @@ impl Server {
         let state = AppState::new(db, config, public_url);
         Ok(Server {
             listener,
+            management,
             state,
             setup_link,
         })
@@ -95,6 +107,11 @@ impl Server {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// Where the management listener is bound, when there is one.
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.management.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn public_url(&self) -> &str {
         self.state.public_url()
     }
@@ -103,7 +120,10 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes; then stops accepting, answers
+    /// `/readyz` with 503, lets requests in flight finish (for at most the
+    /// configured grace), writes the queued read log and closes the
+    /// database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -111,26 +131,58 @@ impl Server {
         let router = http::router(self.state.clone());
         // Path normalisation must run before routing, so it wraps the router.
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
-        let cleanup = http::web::spawn_session_cleanup(self.state.db().clone());
-        let event_log = events::spawn(self.state.db().clone(), self.state.config().events.clone());
-        let deliveries = webhooks::spawn(
-            self.state.db().clone(),
-            self.state.config().webhooks.clone(),
+        let db = self.state.db().clone();
+        let cleanup = http::web::spawn_session_cleanup(db.clone());
+        let event_log = events::spawn(db.clone(), self.state.config().events.clone());
+        let deliveries = webhooks::spawn(db.clone(), self.state.config().webhooks.clone());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let management = self.management.map(|l| {
+            let router = http::observe::management_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(l, router).await })
+        });
+        let mut served = tokio::spawn(
+            axum::serve(
+                self.listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped())
+            .into_future(),
         );
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+        let state = self.state.clone();
+        let grace = self.state.config().shutdown_grace;
+        let result = tokio::select! {
+            r = &mut served => r,
+            () = shutdown => {
+                state.start_draining();
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(grace, &mut served).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(grace_seconds = grace.as_secs(), "requests still in flight after the shutdown grace: closing their connections");
+                        served.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
         cleanup.abort();
         event_log.abort();
-        deliveries.abort();
-        served?;
+        deliveries.stop().await;
+        if let Some(m) = management {
+            m.abort();
+        }
+        let served = result.context("the HTTP server task")?;
+        served.context("serving HTTP")?;
         // Requests are done: write the queued read log before closing the pools.
         self.state.activity().close().await;
-        self.state.db().close().await;
+        db.close().await;
+        tracing::info!("scimgate stopped");
         Ok(())
     }
 

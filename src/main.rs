@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = scimgate::cli::Cli::parse();
-    scimgate::cli::init_tracing();
+    scimgate::cli::init_tracing(cli.log_format);
     match scimgate::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -247,11 +247,38 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-/// Runs the delivery worker until the task is aborted.
-pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// The running delivery worker of one instance.
+pub struct Deliveries {
+    task: tokio::task::JoinHandle<()>,
+    owner: String,
+    db: Db,
+}
+
+impl Deliveries {
+    /// Stops at once and hands this instance's streams back, so another
+    /// instance (or this one restarted) goes on without waiting for the
+    /// leases to run out. An attempt cut off here is sent again: at least
+    /// once.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        if let Err(e) = store::release_all(&self.db, &self.owner).await {
+            tracing::warn!(error = %e, "could not hand back the webhook streams; they are taken over when their leases run out");
+        }
+    }
+}
+
+/// Starts the delivery worker.
+pub fn spawn(db: Db, settings: Settings) -> Deliveries {
+    let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let task = tokio::spawn(run(db.clone(), settings, owner.clone()));
+    Deliveries { task, owner, db }
+}
+
+async fn run(db: Db, settings: Settings, owner: String) {
+    {
         let worker = Arc::new(Worker {
-            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            owner,
             client: client(&settings),
             settings,
             db,
@@ -279,7 +306,7 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
             while tasks.try_join_next().is_some() {}
             tokio::time::sleep(worker.settings.poll).await;
         }
-    })
+    }
 }
 
 struct Worker {
@@ -309,6 +336,14 @@ impl Worker {
             }
         }
         Ok(enabled)
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.db
+            .metrics()
+            .webhook_deliveries
+            .get_or_create(&crate::metrics::OutcomeLabel { outcome })
+            .inc();
     }
 
     fn lease_until(&self) -> String {
@@ -403,6 +438,14 @@ impl Worker {
                         store::set_failing(&self.db, &hook.id, false).await?;
                         failing = false;
                     }
+                    self.count("delivered");
+                    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&e.occurred_at) {
+                        let lag = chrono::Utc::now() - at.with_timezone(&chrono::Utc);
+                        self.db
+                            .metrics()
+                            .webhook_delivery_lag
+                            .observe(lag.num_milliseconds().max(0) as f64 / 1000.0);
+                    }
                     records.push(outcome.into_delivery(d, "delivered"));
                     attempts = 0;
                 }
@@ -444,6 +487,7 @@ impl Worker {
         store::set_failing(&self.db, &hook.id, true).await?;
         let retry_after = outcome.retry_after;
         let gave_up = attempts > self.settings.retry_delays.len() as i64;
+        self.count(if gave_up { "gave_up" } else { "failed" });
         let (through, attempts, wait) = if gave_up {
             records.push(outcome.into_delivery(d, "gave_up"));
             (e.position, 0, Duration::ZERO)

@@ -37,6 +37,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Log lines as text, or as JSON objects (one per line) for log
+    /// shipping.
+    #[arg(long, global = true, env = "SCIMGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -79,14 +84,34 @@ pub enum Command {
 /// default bind address.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
-/// Logs to stderr; `RUST_LOG` overrides the default level.
-pub fn init_tracing() {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level. Text has colours
+/// only on a terminal; JSON is one object per line with the time, level,
+/// message, and the request's fields (request id, method, route, tenant,
+/// status, latency) flattened in.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

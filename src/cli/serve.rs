@@ -42,6 +42,16 @@ pub struct ServeArgs {
     /// ones are pruned in the background.
     #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
+
+    /// Address of the management listener, which serves `/healthz`,
+    /// `/readyz` and `/metrics` (metrics only there). Off by default.
+    #[arg(long, env = "SCIMGATE_MANAGEMENT_BIND")]
+    pub management_bind: Option<SocketAddr>,
+
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to
+    /// finish before their connections are closed.
+    #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
 }
 
 pub async fn run(
@@ -54,6 +64,8 @@ pub async fn run(
     config.max_payload_bytes = args.max_payload_bytes;
     config.oauth.access_token_secs = args.access_token_minutes * 60;
     config.events.retention_days = args.event_retention_days;
+    config.management_bind = args.management_bind;
+    config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
     if let (Some(issuer), Some(client_id), Some(client_secret)) = (
         args.oidc_issuer,
         args.oidc_client_id,
@@ -72,6 +84,9 @@ pub async fn run(
         scim = %format!("{}{}", server.public_url(), crate::http::scim::PREFIX),
         "scimgate is listening"
     );
+    if let Some(addr) = server.management_addr() {
+        tracing::info!(address = %addr, "management listener: /healthz, /readyz, /metrics");
+    }
     server.announce_setup_link();
     server.run().await
 }

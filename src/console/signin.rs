@@ -149,6 +149,7 @@ pub async fn submit(
         })
         .max();
     if let Some(until) = locked_until {
+        state.metrics().auth_failure("throttled");
         tracing::warn!(account = %account_key, address = %address_key, "sign-in refused: too many failures");
         let message = format!(
             "Too many failed sign-ins. For your protection, signing in is paused; try again after {} UTC.",
@@ -188,6 +189,7 @@ pub async fn submit(
             Ok(see_other(safe_next(Some(&next))))
         }
         _ => {
+            state.metrics().auth_failure("sign_in");
             throttle::record_failure(db, &account_key, throttle::ACCOUNT).await?;
             throttle::record_failure(db, &address_key, throttle::ADDRESS).await?;
             if let Some(admin) = &admin

@@ -139,7 +139,10 @@ impl FromRequestParts<AppState> for Key {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Key, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let unauthorized = |m: &str| {
+            state.metrics().auth_failure("bad_app_key");
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
+        };
         let header = parts
             .headers
             .get(AUTHORIZATION)

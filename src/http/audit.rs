@@ -16,6 +16,7 @@ use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 
 use super::AppState;
+use crate::metrics::Metrics;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::{Db, now};
 
@@ -50,6 +51,15 @@ impl CallerSlot {
         self.0.recorded.store(true, Ordering::Relaxed);
     }
 
+    /// The caller's tenant, however the request is recorded.
+    fn tenant(&self) -> Option<String> {
+        self.0
+            .caller
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|(t, _)| t.clone()))
+    }
+
     fn take(&self) -> Option<(String, Actor)> {
         if self.0.recorded.load(Ordering::Relaxed) {
             return None;
@@ -63,12 +73,14 @@ pub struct ActivityWriter {
     tx: mpsc::Sender<(String, Entry)>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl ActivityWriter {
-    pub fn start(db: Db) -> ActivityWriter {
+    pub fn start(db: Db, metrics: Arc<Metrics>) -> ActivityWriter {
         let (tx, mut rx) = mpsc::channel::<(String, Entry)>(QUEUE);
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let queue_metrics = metrics.clone();
         let handle = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             loop {
@@ -89,6 +101,8 @@ impl ActivityWriter {
                 if !batch.is_empty() {
                     let entries = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     let count = entries.len();
+                    let bytes: usize = entries.iter().map(|(_, e)| e.approx_bytes()).sum();
+                    queue_metrics.activity_log_queue_bytes.dec_by(bytes as i64);
                     if let Err(e) = activity::record_batch(&db, entries).await {
                         tracing::error!(error = %e, entries = count, "could not write the read log");
                     }
@@ -105,12 +119,21 @@ impl ActivityWriter {
             tx,
             stop: Mutex::new(Some(stop_tx)),
             done: Mutex::new(Some(handle)),
+            metrics,
         }
     }
 
     pub fn log(&self, entry: Entry) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((now(), entry)) {
-            tracing::warn!("the read log is behind; an entry was dropped");
+        let bytes = entry.approx_bytes() as i64;
+        match self.tx.try_send((now(), entry)) {
+            Ok(()) => {
+                self.metrics.activity_log_queue_bytes.inc_by(bytes);
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.activity_log_dropped.inc();
+                tracing::warn!("the read log is behind; an entry was dropped");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
@@ -178,13 +201,33 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
     let uri = req.uri().clone();
     let request_id = req.headers().get(&super::basics::X_REQUEST_ID).cloned();
     let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let path = uri.path();
+    let op = operation(&method, path);
+    if let Some(tenant_id) = slot.tenant() {
+        let tenant = state.tenant_slug(&tenant_id).await;
+        tracing::Span::current().record("tenant", tenant);
+        let (resource, operation) = op.split_once('.').unwrap_or(("none", op));
+        let outcome = match status {
+            500.. => "server_error",
+            400.. => "client_error",
+            _ => "success",
+        };
+        state
+            .metrics()
+            .scim_operations
+            .get_or_create(&crate::metrics::ScimLabels {
+                tenant,
+                resource,
+                operation,
+                outcome,
+            })
+            .inc();
+    }
     let Some((tenant_id, actor)) = slot.take() else {
         // Recorded by provision, or unauthenticated (no tenant to tell).
         return resp;
     };
-    let status = resp.status().as_u16();
-    let path = uri.path();
-    let op = operation(&method, path);
     let mut entry = Entry::new(&tenant_id, &actor, op, status);
     let id = path
         .strip_prefix(super::scim::PREFIX)

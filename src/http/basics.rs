@@ -29,6 +29,15 @@ static SECURITY_HEADERS: [(HeaderName, HeaderValue); 3] = [
     ),
 ];
 
+/// Longest request id taken from a client; a longer one, or one with
+/// other characters than visible ASCII, is replaced by a new id (it is
+/// logged and stored with every activity entry).
+pub const MAX_REQUEST_ID: usize = 128;
+
+fn acceptable_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.iter().all(|b| b.is_ascii_graphic())
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BasicsLayer;
 
@@ -58,8 +67,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let request_id = match req.headers().get(&X_REQUEST_ID) {
-            Some(given) => given.clone(),
+        let given = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .filter(|v| acceptable_id(v.as_bytes()))
+            .cloned();
+        let request_id = match given {
+            Some(given) => given,
             None => {
                 let mut buf = uuid::Uuid::encode_buffer();
                 let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);

@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod basics;
 pub mod oauth;
+pub mod observe;
 pub mod scim;
 pub mod session;
 pub mod web;
@@ -14,10 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::Request;
-use tower_http::trace::TraceLayer;
 
-use basics::{BasicsLayer, X_REQUEST_ID};
+use basics::BasicsLayer;
 
 use crate::config::Config;
 use crate::store::Db;
@@ -38,6 +37,11 @@ pub struct Inner {
     /// When each token's `last_used_at` was last written by this instance.
     token_touches: Mutex<HashMap<String, Instant>>,
     activity: audit::ActivityWriter,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Set once shutdown begins: `/readyz` answers 503 from then on.
+    draining: std::sync::atomic::AtomicBool,
+    /// Tenant slugs by id, for metric labels (tenants are never renamed).
+    slugs: Mutex<HashMap<String, &'static str>>,
 }
 
 /// How stale a token's `last_used_at` may get before it is written again.
@@ -47,6 +51,7 @@ impl AppState {
     /// Must be called inside a Tokio runtime (it starts the read-log writer).
     pub fn new(db: Db, config: Config, public_url: String) -> AppState {
         let db_for_log = db.clone();
+        let metrics = db.metrics().clone();
         AppState {
             inner: Arc::new(Inner {
                 db,
@@ -54,7 +59,10 @@ impl AppState {
                 scim_base: format!("{public_url}{}", scim::PREFIX),
                 public_url,
                 token_touches: Mutex::new(HashMap::new()),
-                activity: audit::ActivityWriter::start(db_for_log),
+                activity: audit::ActivityWriter::start(db_for_log, metrics.clone()),
+                metrics,
+                draining: std::sync::atomic::AtomicBool::new(false),
+                slugs: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -66,6 +74,46 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Shutdown has begun: readiness fails so that balancers stop sending.
+    pub fn start_draining(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.inner
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A tenant's slug for metric labels, read once per tenant.
+    pub async fn tenant_slug(&self, tenant_id: &str) -> &'static str {
+        if let Some(s) = self
+            .inner
+            .slugs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant_id)
+        {
+            return s;
+        }
+        let slug = match crate::store::tenants::by_id(&self.inner.db, tenant_id).await {
+            Ok(Some(t)) => crate::metrics::intern(&t.slug),
+            _ => return "unknown",
+        };
+        self.inner
+            .slugs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant_id.to_string(), slug);
+        slug
     }
 
     pub fn config(&self) -> &Config {
@@ -116,24 +164,24 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::res
 /// [`scim::normalize_path`]) because it must run before routing.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(scim::router().route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            audit::scim_audit,
-        )))
+        .merge(
+            scim::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                audit::scim_audit,
+            )),
+        )
         .merge(oauth::router())
         .merge(api::router())
         .merge(web::router(&state))
+        // Load balancers probe these on the service's own port; `/metrics`
+        // is served only by the management listener.
+        .route(observe::HEALTH_PATH, axum::routing::get(observe::healthz))
+        .route(observe::READY_PATH, axum::routing::get(observe::readyz))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::track,
+        ))
         .with_state(state)
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get(&X_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
         .layer(BasicsLayer)
 }

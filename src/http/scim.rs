@@ -255,6 +255,11 @@ impl ScimRequest {
 /// protected resource's metadata (RFC 9728 §5.1), so clients can discover
 /// the authorization server.
 fn unauthorized(state: &AppState, detail: &str, invalid_token: bool) -> Response {
+    state.metrics().auth_failure(if invalid_token {
+        "bad_token"
+    } else {
+        "no_token"
+    });
     let mut resp = scim_json(
         StatusCode::UNAUTHORIZED,
         &ScimError::unauthorized(detail).to_json(),

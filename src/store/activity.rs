@@ -57,6 +57,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// About how much memory the entry holds, for the read log's queue.
+    pub fn approx_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        160 + self.tenant_id.len()
+            + self.actor.label.len()
+            + self.operation.len()
+            + opt(&self.resource_type)
+            + opt(&self.resource_id)
+            + opt(&self.resource_label)
+            + opt(&self.detail)
+            + opt(&self.quirks)
+            + opt(&self.ignored_attributes)
+            + opt(&self.request_id)
+            + opt(&self.method)
+            + opt(&self.path)
+            + opt(&self.changes)
+    }
+
     pub fn new(tenant_id: &str, actor: &Actor, operation: &str, status: u16) -> Entry {
         Entry {
             tenant_id: tenant_id.to_string(),

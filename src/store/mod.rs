@@ -82,6 +82,8 @@ pub struct Db {
     direct: Option<Arc<DirectReader>>,
     /// SQLite only: the read log's batches (see [`direct::Writer`]).
     direct_writer: Option<Arc<direct::Writer>>,
+    /// This server's metrics (transactions record how long they waited).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Db {
@@ -132,6 +134,7 @@ impl Db {
                     backend,
                     direct,
                     direct_writer,
+                    metrics: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -149,6 +152,7 @@ impl Db {
                     backend,
                     direct: None,
                     direct_writer: None,
+                    metrics: Arc::default(),
                 }
             }
         };
@@ -157,11 +161,7 @@ impl Db {
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATOR,
-            Backend::Postgres => &POSTGRES_MIGRATOR,
-        };
-        migrator
+        self.migrator()
             .run(&self.write)
             .await
             .context("running database migrations")?;
@@ -192,9 +192,55 @@ impl Db {
         &self.write
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction (on SQLite, waiting for the one writer).
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, SqlError> {
-        self.write.begin().await
+        let started = std::time::Instant::now();
+        let tx = self.write.begin().await;
+        self.metrics.db_waited(started.elapsed());
+        tx
+    }
+
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// Connections of the pools by state, for metrics: (`idle`, `in_use`).
+    pub fn pool_connections(&self) -> [(&'static str, i64); 2] {
+        let pools: &[&AnyPool] = match self.backend {
+            Backend::Sqlite => &[&self.read, &self.write],
+            Backend::Postgres => &[&self.write],
+        };
+        let (mut idle, mut size) = (0i64, 0i64);
+        for p in pools {
+            idle += p.num_idle() as i64;
+            size += i64::from(p.size());
+        }
+        [("idle", idle), ("in_use", (size - idle).max(0))]
+    }
+
+    /// Whether the database answers and holds every migration this binary
+    /// has; the reason when not.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let expected = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
+            .fetch_one(&self.read)
+            .await
+            .map_err(|e| format!("the database does not answer: {e}"))?;
+        let applied: Option<i64> = sqlx::Row::try_get(&row, "v").map_err(|e| e.to_string())?;
+        match applied {
+            Some(v) if v >= expected => Ok(()),
+            other => Err(format!(
+                "the database's migrations are at {}, this scimgate needs {expected}: restart it to migrate",
+                other.unwrap_or(0)
+            )),
+        }
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     pub async fn close(&self) {

@@ -309,6 +309,17 @@ pub async fn lease(
     Ok(n == 1)
 }
 
+/// Hands back every stream `owner` holds (at shutdown).
+pub async fn release_all(db: &Db, owner: &str) -> Result<u64, SqlError> {
+    Ok(sqlx::query(
+        "UPDATE webhook_streams SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+    )
+    .bind(owner)
+    .execute(db.writer())
+    .await?
+    .rows_affected())
+}
+
 /// One attempt, as recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {

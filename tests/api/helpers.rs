@@ -48,7 +48,7 @@ pub fn init() {
     ONCE.call_once(|| {
         // Quiet unless asked: TEST_LOG=1 shows the server's logs.
         if std::env::var_os("TEST_LOG").is_some() {
-            scimgate::cli::init_tracing();
+            scimgate::cli::init_tracing(scimgate::cli::LogFormat::Text);
         }
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
