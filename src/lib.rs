@@ -89,15 +89,18 @@ impl Server {
         self.setup_link.as_deref()
     }
 
-    /// Prints the first-start setup link (if any) to the log and to stderr,
-    /// where whoever started the service sees it.
-    pub fn announce_setup_link(&self) {
+    /// Prints the first-start setup link (if any) to the log and, when
+    /// `plain`, as a paragraph on stderr, where whoever started the service
+    /// sees it.
+    pub fn announce_setup_link(&self, plain: bool) {
         if let Some(link) = &self.setup_link {
             tracing::info!(link = %link, "no console account exists yet: open the setup link to create the first operator");
-            eprintln!(
-                "\nNo console account exists yet. Open this link within {} hours to create the first operator account (it works once):\n\n    {link}\n",
-                store::setup::LINK_HOURS
-            );
+            if plain {
+                eprintln!(
+                    "\nNo console account exists yet. Open this link within {} hours to create the first operator account (it works once):\n\n    {link}\n",
+                    store::setup::LINK_HOURS
+                );
+            }
         }
     }
 

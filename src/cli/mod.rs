@@ -3,6 +3,7 @@
 
 mod admin;
 mod app_key;
+mod backup;
 mod bench;
 mod client;
 mod demo;
@@ -78,6 +79,13 @@ pub enum Command {
     /// Manage the product's webhook endpoints and their deliveries.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Copy the SQLite database to a file while scimgate runs, and verify
+    /// the copy (PostgreSQL: use pg_dump).
+    Backup(backup::BackupArgs),
+    /// Put a backup in the place of the SQLite database (stop scimgate first).
+    Restore(backup::RestoreArgs),
+    /// Write a tenant's users and groups as JSON lines (SCIM representations).
+    Export(backup::ExportArgs),
 }
 
 /// What commands print as the service's URL when no public URL is set: the
@@ -116,7 +124,9 @@ pub fn init_tracing(format: LogFormat) {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.database_url, cli.public_url, args).await,
+        Command::Serve(args) => {
+            serve::run(&cli.database_url, cli.public_url, args, cli.log_format).await
+        }
         Command::Tenant(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             tenant::run(&db, cmd, cli.json).await
@@ -148,6 +158,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(cmd) => {
             let db = Db::connect(&cli.database_url).await?;
             webhook::run(&db, cmd, cli.json).await
+        }
+        Command::Backup(args) => backup::backup(&cli.database_url, args, cli.json),
+        Command::Restore(args) => backup::restore(&cli.database_url, args, cli.json),
+        Command::Export(args) => {
+            let db = Db::connect(&cli.database_url).await?;
+            let public_url = match &cli.public_url {
+                Some(u) => crate::config::normalize_public_url(u)?,
+                None => DEFAULT_PUBLIC_URL.to_string(),
+            };
+            backup::export(&db, &public_url, args).await
         }
     }
 }

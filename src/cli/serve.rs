@@ -58,6 +58,7 @@ pub async fn run(
     database_url: &str,
     public_url: Option<String>,
     args: ServeArgs,
+    log_format: super::LogFormat,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(database_url, args.bind);
     config.public_url = public_url;
@@ -87,6 +88,7 @@ pub async fn run(
     if let Some(addr) = server.management_addr() {
         tracing::info!(address = %addr, "management listener: /healthz, /readyz, /metrics");
     }
-    server.announce_setup_link();
+    // JSON logs are one object per line: the link is in the log's entry.
+    server.announce_setup_link(log_format == super::LogFormat::Text);
     server.run().await
 }

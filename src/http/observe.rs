@@ -41,6 +41,22 @@ pub fn surface(path: &str) -> &'static str {
     }
 }
 
+/// A route template as a label: `/scim/v2/{resource}/{id}` becomes
+/// `/scim/v2/:resource/:id`, which no exposition parser mistakes for the
+/// end of a label set. Interned: there are a few dozen routes.
+fn route_label(template: &str) -> &'static str {
+    static LABELS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, &'static str>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut labels = LABELS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = labels.get(template) {
+        return l;
+    }
+    let label = intern(&template.replace('{', ":").replace('}', ""));
+    labels.insert(template.to_string(), label);
+    label
+}
+
 fn method_label(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",
@@ -65,7 +81,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", |m| intern(m.as_str()));
+        .map_or("unmatched", |m| route_label(m.as_str()));
     let request_id = req
         .headers()
         .get(&X_REQUEST_ID)

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod admins;
 pub mod app_keys;
+pub mod backup;
 pub mod bulk;
 pub mod clients;
 pub mod console;

@@ -406,6 +406,11 @@ impl ServerProcess {
     /// the database's token. A port taken between choosing and binding it
     /// is retried with another.
     async fn start(db: &ProcessDb) -> ServerProcess {
+        Self::start_with(db, &[]).await
+    }
+
+    /// The same with more arguments to `serve`.
+    async fn start_with(db: &ProcessDb, extra: &[&str]) -> ServerProcess {
         const ATTEMPTS: usize = 3;
         for attempt in 1..=ATTEMPTS {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -413,6 +418,7 @@ impl ServerProcess {
             let out = std::fs::File::create(&log).expect("server log file");
             let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
                 .args(["serve", "--bind", &addr.to_string()])
+                .args(extra)
                 .env("SCIMGATE_DATABASE_URL", &db.url)
                 .env_remove("SCIMGATE_PUBLIC_URL")
                 .env("RUST_LOG", "info,sqlx=warn")
@@ -716,6 +722,120 @@ async fn sigkill_in_the_middle_of_an_initial_cycle(backend: Backend) {
 }
 
 // ---------------------------------------------------------------------------
+// JSON logs, and SIGTERM during a burst of writes
+// ---------------------------------------------------------------------------
+
+/// With `--log-format json` every line of the log is a JSON object with
+/// its time, level and message, requests carry their id, route and tenant,
+/// and no secret a client sent appears anywhere. SIGTERM during a burst of
+/// creates: the process exits with status 0, and every create it
+/// acknowledged is stored.
+async fn json_logs_and_sigterm_during_writes(backend: Backend) {
+    let Some(db) = ProcessDb::create(backend).await else {
+        return;
+    };
+    let mut server = ServerProcess::start_with(
+        &db,
+        &["--log-format", "json", "--shutdown-grace-seconds", "20"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    // A refused token, a request id of the client's, and a writer's burst.
+    let wrong = "sgst_this-secret-must-never-be-logged";
+    let r = send(
+        http.get(format!("{}/Users", scim_base(&server.base)))
+            .bearer_auth(wrong)
+            .header("x-request-id", "client-request-7"),
+    )
+    .await;
+    r.expect(401);
+    assert_eq!(r.header("x-request-id"), Some("client-request-7"));
+    let too_long = "x".repeat(500);
+    let r = send(
+        http.get(format!("{}/healthz", server.base))
+            .header("x-request-id", too_long.as_str()),
+    )
+    .await;
+    assert_ne!(r.header("x-request-id"), Some(too_long.as_str()));
+
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writer = {
+        let (http, url, token, acknowledged) = (
+            http.clone(),
+            format!("{}/Users", scim_base(&server.base)),
+            db.token.clone(),
+            acknowledged.clone(),
+        );
+        tokio::spawn(async move {
+            let bodies = (0..400).map(|i| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("burst{i}@acme.example")}));
+            futures_util::stream::iter(bodies)
+                .for_each_concurrent(8, |body| {
+                    let (http, url, token, acknowledged) = (&http, &url, &token, &acknowledged);
+                    async move {
+                        let Ok(resp) = http.post(url).bearer_auth(token).json(&body).send().await
+                        else {
+                            return;
+                        };
+                        if resp.status() != StatusCode::CREATED {
+                            return;
+                        }
+                        let Ok(v) = resp.json::<Value>().await else {
+                            return;
+                        };
+                        lock(acknowledged).push(v["id"].as_str().unwrap_or_default().to_string());
+                    }
+                })
+                .await;
+        })
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while lock(&acknowledged).len() < 50 {
+        assert!(Instant::now() < deadline, "the burst did not start");
+        tokio::time::sleep(POLL).await;
+    }
+    server.sigterm();
+    let status = tokio::time::timeout(PATIENCE, server.child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .expect("wait for the server");
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+    writer.await.unwrap();
+    let acknowledged = lock(&acknowledged).clone();
+
+    let log = server.log_text();
+    assert!(!log.contains(wrong), "a presented token was logged");
+    assert!(!log.contains(&db.token), "the tenant's token was logged");
+    let mut refused = None;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line is not JSON ({e}): {line}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string() && v["message"].is_string(),
+            "{line}"
+        );
+        if v["message"] == "request refused" && v["span"]["request_id"] == "client-request-7" {
+            refused = Some(v);
+        }
+    }
+    let refused = refused.expect("the refused request is logged with the client's request id");
+    assert_eq!(refused["status"], 401);
+    assert_eq!(refused["span"]["route"], "/scim/v2/:resource");
+    assert!(refused["latency_ms"].is_number());
+    assert!(log.contains("\"message\":\"scimgate stopped\""), "{log}");
+
+    // Restarted: every acknowledged create is there.
+    let server = ServerProcess::start(&db).await;
+    let users = list_ids(&http, &server.base, &db.token, "/Users").await;
+    let stored: std::collections::HashSet<&String> = users.iter().collect();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(id),
+            "user {id} was acknowledged before SIGTERM but is not stored"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
 // SIGTERM lets the requests in flight finish
 // ---------------------------------------------------------------------------
 
@@ -985,6 +1105,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    json_logs_and_sigterm_during_writes,
     sigkill_in_the_middle_of_an_initial_cycle,
     sigterm_lets_requests_in_flight_finish,
 );

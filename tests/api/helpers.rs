@@ -63,6 +63,8 @@ pub struct TestApp {
     pub tenant: Tenant,
     /// A secret token of `tenant`.
     pub token: String,
+    /// `http://127.0.0.1:PORT` of the management listener, when configured.
+    pub management: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -199,6 +201,7 @@ impl TestApp {
             .await
             .expect("bind");
         let base = server.public_url().to_string();
+        let management = server.management_addr().map(|a| format!("http://{a}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(server.run_until(async {
             let _ = rx.await;
@@ -222,6 +225,7 @@ impl TestApp {
             client,
             tenant,
             token,
+            management,
             shutdown: Some(tx),
             server: Some(handle),
             _dir: dir,

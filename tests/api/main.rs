@@ -17,6 +17,7 @@ mod hot_path;
 mod mapping;
 mod mapping_perf;
 mod oauth_token;
+mod operations;
 mod read_log;
 mod scim_basics;
 mod scim_behaviour;
