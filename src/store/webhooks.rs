@@ -231,6 +231,7 @@ pub async fn ensure_streams(db: &Db, hook: &Webhook) -> Result<(), SqlError> {
         "INSERT INTO webhook_streams (webhook_id, tenant_id, delivered_through, attempts, next_attempt_at)
          SELECT $1, t.id, $2, 0, $3 FROM tenants t
          WHERE ($4 = '' OR t.id = $4)
+           AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = $1 AND w.disabled_at IS NULL)
            AND NOT EXISTS (SELECT 1 FROM webhook_streams s WHERE s.webhook_id = $1 AND s.tenant_id = t.id)
          ON CONFLICT DO NOTHING",
     )
