@@ -182,6 +182,14 @@ pub async fn groups_of_in_tx(
     tenant_id: &str,
     member_ids: &[String],
 ) -> Result<Vec<(String, Named)>, SqlError> {
+    groups_of_on(tx, tenant_id, member_ids).await
+}
+
+async fn groups_of_on(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    member_ids: &[String],
+) -> Result<Vec<(String, Named)>, SqlError> {
     let mut out = Vec::new();
     for chunk in member_ids.chunks(CHUNK) {
         let mut sql = Sql::new(
@@ -193,7 +201,7 @@ pub async fn groups_of_in_tx(
         sql.push(" AND m.member_id IN (");
         push_in_list(&mut sql, chunk);
         sql.push(") ORDER BY g.display_name_lower, g.id");
-        for r in sql.query().fetch_all(&mut **tx).await? {
+        for r in sql.query().fetch_all(&mut *conn).await? {
             out.push((
                 r.try_get("member_id")?,
                 Named {
@@ -321,24 +329,14 @@ pub async fn groups_of(
     tenant_id: &str,
     member_ids: &[String],
 ) -> Result<Vec<Membership>, SqlError> {
-    let mut out = Vec::new();
-    for chunk in member_ids.chunks(CHUNK) {
-        let mut sql = Sql::new(
-            "SELECT m.member_id, g.id AS group_id, g.display_name FROM scim_group_members m
-             JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-             WHERE m.tenant_id = ",
-        );
-        sql.bind_text(tenant_id);
-        sql.push(" AND m.member_id IN (");
-        push_in_list(&mut sql, chunk);
-        sql.push(") ORDER BY g.display_name_lower, g.id");
-        for row in sql.query().fetch_all(db.reader()).await? {
-            out.push(Membership {
-                member_id: row.try_get("member_id")?,
-                group_id: row.try_get("group_id")?,
-                group_display: row.try_get("display_name")?,
-            });
-        }
-    }
-    Ok(out)
+    let mut conn = db.reader().acquire().await?;
+    Ok(groups_of_on(&mut conn, tenant_id, member_ids)
+        .await?
+        .into_iter()
+        .map(|(member_id, g)| Membership {
+            member_id,
+            group_id: g.id,
+            group_display: g.name,
+        })
+        .collect())
 }
