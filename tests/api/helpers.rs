@@ -233,6 +233,15 @@ impl TestApp {
         }
     }
 
+    /// Sends the server its shutdown signal (as SIGTERM would) and returns
+    /// the server task, which ends once the server has stopped.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.take().expect("the server is running")
+    }
+
     /// Another tenant with its own token.
     pub async fn other_tenant(&self, slug: &str) -> (Tenant, String) {
         let t = tenants::create(&self.db, slug, slug).await.expect("tenant");

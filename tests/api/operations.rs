@@ -360,6 +360,60 @@ async fn backup_during_writes_restore_and_export() {
     assert_eq!(member["groups"][0]["value"], gid.as_str());
 }
 
+/// Once shutdown begins, `/readyz` on the management listener answers 503
+/// "draining" while a request still in flight is let finish; then the
+/// server stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_fails_readiness_and_finishes_requests() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut app = spawn(Backend::Sqlite).await.unwrap();
+    let mgmt = app.management.clone().unwrap();
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "late@acme.example"}).to_string();
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        app.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // `100 Continue`: the handler has started and waits for the body.
+    let mut got = Vec::new();
+    while !got.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        got.push(byte[0]);
+    }
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 100"),
+        "{got:?}"
+    );
+    let server = app.begin_shutdown();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = send(app.client.get(format!("{mgmt}/readyz"))).await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(r.body["status"], "draining");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness did not fail: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}
+
 mod health_readiness_and_metrics {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
