@@ -118,7 +118,7 @@ impl Metrics {
         let auth_failures = Family::<KindLabel, Counter>::default();
         registry.register(
             "auth_failures",
-            "Refused credentials: bad_token (SCIM), bad_app_key (API), sign_in (console password), throttled (sign-in throttle)",
+            "Refused credentials: no_token, bad_token, revoked, expired (SCIM tokens), bad_app_key (API), sign_in (console password), throttled (sign-in throttle)",
             auth_failures.clone(),
         );
         let db_pool_connections = Family::<StateLabel, Gauge>::default();

@@ -219,13 +219,19 @@ impl ScimRequest {
     // The error is the 401 response itself, built once per refused request.
     #[allow(clippy::result_large_err)]
     fn admit(self, state: &AppState, auth: Option<Authenticated>) -> Result<Ctx, Response> {
-        let auth = auth.ok_or_else(|| {
-            unauthorized(
+        let Some(auth) = auth else {
+            // Counted by why it was refused, off the request's path.
+            let (db, metrics, presented) =
+                (state.db().clone(), state.metrics().clone(), self.presented);
+            tokio::spawn(async move {
+                metrics.auth_failure(tokens::refusal_kind(&db, &presented).await);
+            });
+            return Err(unauthorized(
                 state,
                 "The bearer token is not valid: it is unknown, revoked or expired. Ask the tenant's admin for a new token.",
                 true,
-            )
-        })?;
+            ));
+        };
         if state.should_touch(&auth.token_id) {
             let db = state.db().clone();
             let id = auth.token_id.clone();
@@ -255,11 +261,9 @@ impl ScimRequest {
 /// protected resource's metadata (RFC 9728 §5.1), so clients can discover
 /// the authorization server.
 fn unauthorized(state: &AppState, detail: &str, invalid_token: bool) -> Response {
-    state.metrics().auth_failure(if invalid_token {
-        "bad_token"
-    } else {
-        "no_token"
-    });
+    if !invalid_token {
+        state.metrics().auth_failure("no_token");
+    }
     let mut resp = scim_json(
         StatusCode::UNAUTHORIZED,
         &ScimError::unauthorized(detail).to_json(),

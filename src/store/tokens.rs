@@ -252,6 +252,29 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<Authenticat
     }))
 }
 
+/// Why a presented token was refused, for metrics only (clients are never
+/// told): `revoked`, `expired`, or `bad_token` (unknown or malformed).
+pub async fn refusal_kind(db: &Db, presented: &str) -> &'static str {
+    if !secret::plausible(presented) {
+        return "bad_token";
+    }
+    let row = sqlx::query("SELECT expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
+        .bind(secret::hash(presented))
+        .fetch_optional(db.reader())
+        .await;
+    match row {
+        Ok(Some(r)) => {
+            let revoked: Option<String> = r.try_get("revoked_at").unwrap_or(None);
+            if revoked.is_some() {
+                "revoked"
+            } else {
+                "expired"
+            }
+        }
+        _ => "bad_token",
+    }
+}
+
 /// Records that a token was used. Called at most about once a minute per
 /// token, so the hot read path does not turn into a write per request.
 pub async fn touch(db: &Db, token_id: &str, at: &str) -> Result<(), SqlError> {

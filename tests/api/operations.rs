@@ -79,7 +79,38 @@ async fn health_readiness_and_metrics(backend: Backend) {
     app.scim_as("sgst_not-a-token", reqwest::Method::GET, "/Users", None)
         .await
         .expect(401);
-    let s = scrape(&app).await;
+    let (revoked, revoked_token) = scimgate::store::tokens::create_secret_token(
+        &app.db,
+        &app.tenant.id,
+        "old",
+        None,
+        &scimgate::store::activity::Actor::operator(),
+    )
+    .await
+    .unwrap();
+    scimgate::store::tokens::revoke(
+        &app.db,
+        &revoked.id,
+        &scimgate::store::activity::Actor::operator(),
+    )
+    .await
+    .unwrap();
+    app.scim_as(&revoked_token, reqwest::Method::GET, "/Users", None)
+        .await
+        .expect(401);
+    // Refusals are counted by their reason off the request's path.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let s = scrape(&app).await;
+        if value(&s, "scimgate_auth_failures_total", &[("kind", "revoked")]).is_some() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the revoked token's refusal was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let grew = |name: &str, labels: &[(&str, &str)]| {
         value(&s, name, labels).unwrap_or(0.0) - value(&before, name, labels).unwrap_or(0.0)
     };
@@ -119,10 +150,14 @@ async fn health_readiness_and_metrics(backend: Backend) {
             "scimgate_http_requests_total",
             &[("surface", "scim"), ("method", "GET"), ("status", "401")]
         ),
-        1.0
+        2.0
     );
     assert_eq!(
         grew("scimgate_auth_failures_total", &[("kind", "bad_token")]),
+        1.0
+    );
+    assert_eq!(
+        grew("scimgate_auth_failures_total", &[("kind", "revoked")]),
         1.0
     );
     // Durations by route template, never by raw path.
