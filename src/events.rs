@@ -257,8 +257,6 @@ impl Default for Settings {
 
 /// How often PostgreSQL's publisher looks for new events.
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
-/// Events one publishing pass positions at most.
-const PUBLISH_BATCH: i64 = 5000;
 /// How often the pruner looks for events past retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Events deleted per pruning transaction: short, so provisioning never
@@ -276,7 +274,7 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
         loop {
             tokio::select! {
                 _ = publish.tick(), if db.backend() == Backend::Postgres => {
-                    if let Err(e) = publish_all(&db).await {
+                    if let Err(e) = store::publish_committed(&db).await {
                         tracing::warn!(error = %e, "publishing events failed; retrying");
                     }
                 }
@@ -290,18 +288,6 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
             }
         }
     })
-}
-
-/// Publishes until nothing is left (PostgreSQL).
-pub async fn publish_all(db: &Db) -> Result<u64, SqlError> {
-    let mut total = 0;
-    loop {
-        let n = store::publish(db, PUBLISH_BATCH).await?;
-        total += n;
-        if n < PUBLISH_BATCH as u64 {
-            return Ok(total);
-        }
-    }
 }
 
 /// Deletes events older than the retention, a small batch at a time.

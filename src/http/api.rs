@@ -30,7 +30,7 @@ use crate::store::events::{self as event_log, Filter, types};
 use crate::store::resources::{self, Row};
 use crate::store::sql::Table;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{Backend, SqlError, members};
+use crate::store::{SqlError, members};
 
 pub const PREFIX: &str = "/api/v1";
 
@@ -300,11 +300,9 @@ async fn events_feed(
             ),
         ));
     }
-    if db.backend() == Backend::Postgres {
-        // Position what has committed now rather than at the publisher's
-        // next tick: a consumer polling sees a change as soon as possible.
-        events::publish_all(db).await?;
-    }
+    // Position what has committed now rather than at the publisher's next
+    // tick: a consumer polling sees a change as soon as possible.
+    event_log::publish_committed(db).await?;
     let until = (!types.is_empty()).then(|| after.saturating_add(TYPE_WINDOW));
     let mut rows = event_log::page(
         db,
@@ -376,9 +374,7 @@ async fn start(state: &AppState, p: &HashMap<String, String>) -> Result<Cursor, 
             ApiError::bad("cursor must be a next_cursor value from a previous page of this listing")
         }),
         None => {
-            if state.db().backend() == Backend::Postgres {
-                events::publish_all(state.db()).await?;
-            }
+            event_log::publish_committed(state.db()).await?;
             Ok(Cursor {
                 after_id: String::new(),
                 events_after: event_log::latest(state.db()).await?,

@@ -139,7 +139,7 @@ pub struct Stored {
 }
 
 /// The column that orders the feed.
-fn pos(backend: Backend) -> &'static str {
+pub(crate) fn pos(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "seq",
         Backend::Postgres => "position",
@@ -296,6 +296,26 @@ pub async fn publish(db: &Db, max: i64) -> Result<u64, SqlError> {
     }
     tx.commit().await?;
     Ok(n)
+}
+
+/// Events one publishing pass positions at most.
+const PUBLISH_BATCH: i64 = 5000;
+
+/// Gives every event committed so far its position (PostgreSQL; nothing to
+/// do on SQLite, where `seq` is the position). After it, [`latest`] covers
+/// every change committed before the call. Returns how many it published.
+pub async fn publish_committed(db: &Db) -> Result<u64, SqlError> {
+    if db.backend() != Backend::Postgres {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let n = publish(db, PUBLISH_BATCH).await?;
+        total += n;
+        if n < PUBLISH_BATCH as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 /// Deletes up to `batch` of the oldest events that occurred before
