@@ -407,14 +407,19 @@ impl Engine<'_, '_> {
             return;
         };
         let mut new_primary = Vec::new();
+        // Duplicates found by hash, not by scanning: adding n values to m
+        // costs n + m, not n × m.
+        let mut seen: std::collections::HashMap<u64, Vec<usize>> =
+            std::collections::HashMap::with_capacity(arr.len() + items.len());
+        for (i, v) in arr.iter().enumerate() {
+            seen.entry(value_key(v, true)).or_default().push(i);
+        }
         for item in items {
-            if arr.contains(&item) {
-                continue;
+            let at = arr.len();
+            let primary = has_primary && is_primary(&item);
+            if push_new(arr, &mut seen, item) && primary {
+                new_primary.push(at);
             }
-            if has_primary && is_primary(&item) {
-                new_primary.push(arr.len());
-            }
-            arr.push(item);
         }
         if let Some(&keep) = new_primary.last() {
             clear_other_primaries(arr, keep);
@@ -588,8 +593,8 @@ impl Engine<'_, '_> {
         if needs_value {
             let mut i = 0usize;
             arr.retain(|v| {
-                let keep =
-                    !matching.contains(&i) || v.get("value").is_some_and(|x| !is_empty_value(x));
+                let keep = matching.binary_search(&i).is_err()
+                    || v.get("value").is_some_and(|x| !is_empty_value(x));
                 i += 1;
                 keep
             });
@@ -694,14 +699,14 @@ impl Engine<'_, '_> {
                 return;
             };
             match t.sub {
-                Some(sub) => {
-                    remove_sub_where(c, name, sub.name, needs_value, |i| matching.contains(&i))
-                }
+                Some(sub) => remove_sub_where(c, name, sub.name, needs_value, |i| {
+                    matching.binary_search(&i).is_ok()
+                }),
                 None => {
                     if let Some(Value::Array(arr)) = c.get_mut(name) {
                         let mut i = 0usize;
                         arr.retain(|_| {
-                            let keep = !matching.contains(&i);
+                            let keep = matching.binary_search(&i).is_err();
                             i += 1;
                             keep
                         });
@@ -763,13 +768,25 @@ impl Engine<'_, '_> {
         let Some(Value::Array(arr)) = c.get_mut(t.attr.name) else {
             return;
         };
+        // The listed values, looked up by hash for each element.
+        let by_value = ValueIndex::new(
+            listed
+                .iter()
+                .filter(|item| item.is_object())
+                .filter_map(|item| item.get("value")),
+            case_exact,
+        );
+        let whole = ValueIndex::new(
+            listed
+                .iter()
+                .filter(|item| !(item.is_object() && item.get("value").is_some())),
+            true,
+        );
         arr.retain(|element| {
-            !listed.iter().any(|item| match item.get("value") {
-                Some(wanted) if item.is_object() => element
-                    .get("value")
-                    .is_some_and(|have| same_value(have, wanted, case_exact)),
-                _ => element == item,
-            })
+            let by_its_value = element
+                .get("value")
+                .is_some_and(|have| by_value.contains(have));
+            !(by_its_value || whole.contains(element))
         });
         if arr.is_empty() {
             c.shift_remove(t.attr.name);
@@ -1086,6 +1103,89 @@ fn clear_other_primaries(arr: &mut [Value], keep: usize) {
     }
 }
 
+/// A hash of a JSON value that equal values share (object keys in any
+/// order; strings compared without ASCII case unless `case_exact`).
+fn value_key(v: &Value, case_exact: bool) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(v: &Value, case_exact: bool, h: &mut std::collections::hash_map::DefaultHasher) {
+        match v {
+            Value::Null => 0u8.hash(h),
+            Value::Bool(b) => (1u8, b).hash(h),
+            Value::Number(n) => (2u8, n.to_string()).hash(h),
+            Value::String(s) if case_exact => (3u8, s).hash(h),
+            Value::String(s) => {
+                3u8.hash(h);
+                for b in s.bytes() {
+                    b.to_ascii_lowercase().hash(h);
+                }
+                0xffu8.hash(h);
+            }
+            Value::Array(a) => {
+                (4u8, a.len()).hash(h);
+                for x in a {
+                    feed(x, case_exact, h);
+                }
+            }
+            Value::Object(o) => {
+                // Order-independent: the sum of each pair's own hash.
+                let mut sum = 0u64;
+                for (k, x) in o {
+                    let mut p = std::collections::hash_map::DefaultHasher::new();
+                    k.hash(&mut p);
+                    feed(x, case_exact, &mut p);
+                    sum = sum.wrapping_add(p.finish());
+                }
+                (5u8, o.len(), sum).hash(h);
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    feed(v, case_exact, &mut h);
+    h.finish()
+}
+
+/// JSON values found by hash: equal as [`same_value`] compares them.
+struct ValueIndex<'a> {
+    buckets: std::collections::HashMap<u64, Vec<&'a Value>>,
+    case_exact: bool,
+}
+
+impl<'a> ValueIndex<'a> {
+    fn new(values: impl Iterator<Item = &'a Value>, case_exact: bool) -> Self {
+        let mut buckets: std::collections::HashMap<u64, Vec<&'a Value>> =
+            std::collections::HashMap::new();
+        for v in values {
+            buckets.entry(value_key(v, case_exact)).or_default().push(v);
+        }
+        ValueIndex {
+            buckets,
+            case_exact,
+        }
+    }
+
+    fn contains(&self, v: &Value) -> bool {
+        self.buckets
+            .get(&value_key(v, self.case_exact))
+            .is_some_and(|b| b.iter().any(|w| same_value(v, w, self.case_exact)))
+    }
+}
+
+/// Appends `item` to `arr` unless an equal value is there already, found
+/// through `seen` (hashes of `arr`'s values to their indices).
+fn push_new(
+    arr: &mut Vec<Value>,
+    seen: &mut std::collections::HashMap<u64, Vec<usize>>,
+    item: Value,
+) -> bool {
+    let bucket = seen.entry(value_key(&item, true)).or_default();
+    if bucket.iter().any(|&i| arr[i] == item) {
+        return false;
+    }
+    bucket.push(arr.len());
+    arr.push(item);
+    true
+}
+
 fn same_value(have: &Value, wanted: &Value, case_exact: bool) -> bool {
     match (have, wanted) {
         (Value::String(a), Value::String(b)) if !case_exact => a.eq_ignore_ascii_case(b),
@@ -1185,6 +1285,7 @@ fn member_ids(index: usize, value: Option<&Value>) -> Result<Vec<String>, ScimEr
         }
     };
     let mut ids = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let id = item.as_object().and_then(|m| {
             m.get("value").or_else(|| {
@@ -1195,7 +1296,7 @@ fn member_ids(index: usize, value: Option<&Value>) -> Result<Vec<String>, ScimEr
         });
         match id {
             Some(Value::String(s)) if !s.trim().is_empty() => {
-                if !ids.contains(s) {
+                if seen.insert(s.as_str()) {
                     ids.push(s.clone());
                 }
             }
