@@ -33,6 +33,10 @@ pub struct Config {
     /// How long requests in flight may take to finish after a shutdown
     /// signal before their connections are closed.
     pub shutdown_grace: std::time::Duration,
+    /// Timeouts and sizes of the public listener's connections.
+    pub limits: crate::http::listen::Limits,
+    /// Request rates per tenant and per client address.
+    pub rates: crate::http::limit::Rates,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -53,6 +57,8 @@ impl Config {
             webhooks: crate::webhooks::Settings::default(),
             management_bind: None,
             shutdown_grace: std::time::Duration::from_secs(30),
+            limits: crate::http::listen::Limits::default(),
+            rates: crate::http::limit::Rates::default(),
         }
     }
 }

@@ -27,7 +27,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use axum::ServiceExt as _;
 use tokio::net::TcpListener;
 use tower::Layer as _;
 
@@ -136,6 +135,16 @@ impl Server {
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
         let db = self.state.db().clone();
         let cleanup = http::web::spawn_session_cleanup(db.clone());
+        let forget = {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    state.limiters().forget_idle();
+                }
+            })
+        };
         let event_log = events::spawn(db.clone(), self.state.config().events.clone());
         let deliveries = webhooks::spawn(db.clone(), self.state.config().webhooks.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -149,14 +158,12 @@ impl Server {
             let router = http::observe::management_router(self.state.clone());
             tokio::spawn(async move { axum::serve(l, router).await })
         });
-        let mut served = tokio::spawn(
-            axum::serve(
-                self.listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-        );
+        let mut served = tokio::spawn(http::listen::serve(
+            self.listener,
+            app,
+            self.state.config().limits.clone(),
+            stopped(),
+        ));
         let state = self.state.clone();
         let grace = self.state.config().shutdown_grace;
         let result = tokio::select! {
@@ -175,6 +182,7 @@ impl Server {
             }
         };
         cleanup.abort();
+        forget.abort();
         event_log.abort();
         deliveries.stop().await;
         if let Some(m) = management {

@@ -48,6 +48,11 @@ pub struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    pub scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
@@ -78,6 +83,7 @@ pub struct Metrics {
     pub events_pending: Gauge,
     pub webhook_deliveries: Family<OutcomeLabel, Counter>,
     pub webhook_delivery_lag: Histogram,
+    pub rate_limited: Family<ScopeLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -165,6 +171,12 @@ impl Metrics {
             "From an event's commit to its acknowledgement by a webhook endpoint",
             webhook_delivery_lag.clone(),
         );
+        let rate_limited = Family::<ScopeLabel, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by this instance's rate limits: tenant (SCIM, per tenant) or client (anonymous endpoints, per address)",
+            rate_limited.clone(),
+        );
         let build_info = Family::<VersionLabel, Gauge>::default();
         build_info
             .get_or_create(&VersionLabel {
@@ -185,6 +197,7 @@ impl Metrics {
             events_pending,
             webhook_deliveries,
             webhook_delivery_lag,
+            rate_limited,
         }
     }
 
@@ -199,6 +212,10 @@ impl Metrics {
 
     pub fn auth_failure(&self, kind: &'static str) {
         self.auth_failures.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
     }
 
     pub fn db_waited(&self, d: Duration) {

@@ -84,6 +84,9 @@ impl Process {
             .arg("--bind")
             .arg(addr.to_string())
             .env("RUST_LOG", "warn")
+            // The benchmarks measure the server, not its rate limits.
+            .env("SCIMGATE_TENANT_RATE_LIMIT", "0")
+            .env("SCIMGATE_CLIENT_RATE_LIMIT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -83,6 +83,8 @@ pub async fn run(
     }
 
     let mut config = Config::new(&url, args.bind);
+    // The demo fills its tenant at full speed through its own SCIM endpoint.
+    config.rates.tenant = 0;
     config.public_url = public_url;
     let server = Server::bind_with_db(config, db.clone()).await?;
     let base = server.public_url().to_string();

@@ -52,6 +52,41 @@ pub struct ServeArgs {
     /// finish before their connections are closed.
     #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_seconds: u64,
+
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open; a slower client's
+    /// connection is closed.
+    #[arg(long, env = "SCIMGATE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_seconds: u64,
+
+    /// How long a whole request may take, body included: a body still
+    /// arriving then gets 408, a request scimgate has not answered 503.
+    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
+
+    /// Connections served at once; further clients wait to be accepted.
+    #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Largest request line and headers, in bytes (larger: 431).
+    #[arg(long, env = "SCIMGATE_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024))]
+    pub max_header_bytes: u64,
+
+    /// Most headers in one request (more: 431).
+    #[arg(long, env = "SCIMGATE_MAX_HEADERS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(8..=10_000))]
+    pub max_headers: u64,
+
+    /// SCIM requests per second a tenant may send to this instance, with a
+    /// burst of twice as many; over it, 429 with Retry-After. 0 turns the
+    /// limit off.
+    #[arg(long, env = "SCIMGATE_TENANT_RATE_LIMIT", default_value_t = 100)]
+    pub tenant_rate_limit: u32,
+
+    /// Requests per second one client address may send to the endpoints
+    /// that need no credential (sign-in, setup, single sign-on, the OAuth
+    /// token endpoint), with a burst of twice as many. 0 turns it off.
+    #[arg(long, env = "SCIMGATE_CLIENT_RATE_LIMIT", default_value_t = 20)]
+    pub client_rate_limit: u32,
 }
 
 pub async fn run(
@@ -67,6 +102,17 @@ pub async fn run(
     config.events.retention_days = args.event_retention_days;
     config.management_bind = args.management_bind;
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
+    config.limits = crate::http::listen::Limits {
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
+        max_connections: args.max_connections as usize,
+        max_header_bytes: args.max_header_bytes as usize,
+        max_headers: args.max_headers as usize,
+    };
+    config.rates = crate::http::limit::Rates {
+        tenant: args.tenant_rate_limit,
+        client: args.client_rate_limit,
+    };
     if let (Some(issuer), Some(client_id), Some(client_secret)) = (
         args.oidc_issuer,
         args.oidc_client_id,

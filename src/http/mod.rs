@@ -4,6 +4,8 @@
 pub mod api;
 pub mod audit;
 pub mod basics;
+pub mod limit;
+pub mod listen;
 pub mod oauth;
 pub mod observe;
 pub mod scim;
@@ -42,6 +44,7 @@ pub struct Inner {
     draining: std::sync::atomic::AtomicBool,
     /// Tenant slugs by id, for metric labels (tenants are never renamed).
     slugs: Mutex<HashMap<String, &'static str>>,
+    limiters: limit::Limiters,
 }
 
 /// How stale a token's `last_used_at` may get before it is written again.
@@ -52,6 +55,7 @@ impl AppState {
     pub fn new(db: Db, config: Config, public_url: String) -> AppState {
         let db_for_log = db.clone();
         let metrics = db.metrics().clone();
+        let limiters = limit::Limiters::new(&config.rates);
         AppState {
             inner: Arc::new(Inner {
                 db,
@@ -63,6 +67,7 @@ impl AppState {
                 metrics,
                 draining: std::sync::atomic::AtomicBool::new(false),
                 slugs: Mutex::new(HashMap::new()),
+                limiters,
             }),
         }
     }
@@ -114,6 +119,11 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner())
             .insert(tenant_id.to_string(), slug);
         slug
+    }
+
+    /// This instance's rate limits.
+    pub fn limiters(&self) -> &limit::Limiters {
+        &self.inner.limiters
     }
 
     pub fn config(&self) -> &Config {
@@ -178,6 +188,10 @@ pub fn router(state: AppState) -> Router {
         .route(observe::HEALTH_PATH, axum::routing::get(observe::healthz))
         .route(observe::READY_PATH, axum::routing::get(observe::readyz))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::per_client,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::track,

@@ -241,6 +241,21 @@ impl ScimRequest {
                 }
             });
         }
+        if let Err(wait) = state.limiters().tenant(&auth.tenant_id) {
+            state.metrics().rate_limited("tenant");
+            let mut resp = scim_json(
+                StatusCode::TOO_MANY_REQUESTS,
+                &ScimError::new(
+                    429,
+                    None,
+                    "This tenant is over its request rate: wait for the Retry-After seconds and send the request again.",
+                )
+                .to_json(),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, super::limit::retry_after(wait));
+            return Err(resp);
+        }
         let actor = Actor::token(&auth.token_id, &auth.token_name);
         if let Some(slot) = &self.slot {
             slot.set(&auth.tenant_id, &actor);

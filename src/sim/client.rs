@@ -56,8 +56,14 @@ pub struct Client {
     auth: AuthMode,
     timeout: Duration,
     token: RwLock<Option<Token>>,
+    /// After a `429`, Entra holds every request of the job until the
+    /// `Retry-After` has passed, then sends the refused one again.
+    paused_until: std::sync::Mutex<Option<Instant>>,
     pub rec: Recorder,
 }
+
+/// Times one request is sent again after `429` before it counts as failed.
+const MAX_THROTTLED: usize = 20;
 
 fn excerpt(s: &str) -> String {
     let s = s.trim();
@@ -140,6 +146,7 @@ impl Client {
             limit: Semaphore::new(opts.concurrency.max(1)),
             auth: opts.auth.clone(),
             timeout: opts.request_timeout,
+            paused_until: std::sync::Mutex::new(None),
             token: RwLock::new(None),
             rec: Recorder::default(),
         };
@@ -226,9 +233,30 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
                 .body(b.clone());
         }
-        let reply = {
-            let _permit = self.limit.acquire().await;
-            self.send(kind, method, shown, req, body_text).await
+        let mut throttled = 0;
+        let reply = loop {
+            let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(until) = pause {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            let retry = req.try_clone();
+            let (reply, retry_after) = {
+                let _permit = self.limit.acquire().await;
+                self.send(kind, method.clone(), shown.clone(), req, body_text.clone())
+                    .await
+            };
+            match (reply.status, retry) {
+                (429, Some(again)) if throttled < MAX_THROTTLED => {
+                    throttled += 1;
+                    let until = Instant::now() + retry_after.unwrap_or(Duration::from_secs(1));
+                    let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+                    if paused.is_none_or(|p| p < until) {
+                        *paused = Some(until);
+                    }
+                    req = again;
+                }
+                _ => break reply,
+            }
         };
         if !reply.success() && !allowed.contains(&reply.status) {
             let problem = if reply.status == 0 {
@@ -249,22 +277,28 @@ impl Client {
         shown: String,
         req: reqwest::RequestBuilder,
         request_body: Option<String>,
-    ) -> Reply {
+    ) -> (Reply, Option<Duration>) {
         let started = Instant::now();
         let result = async {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s.min(60)));
             let text = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
+            Ok::<_, reqwest::Error>((status, retry_after, text))
         }
         .await;
         self.rec.request(kind, started.elapsed());
-        let (status, text) = match result {
+        let (status, retry_after, text) = match result {
             Ok(r) => r,
-            Err(e) => (0, format!("{e:#}")),
+            Err(e) => (0, None, format!("{e:#}")),
         };
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        let reply = Reply {
             status,
             body,
             record: RequestRecord {
@@ -275,7 +309,8 @@ impl Client {
                 request_body: request_body.map(|b| excerpt(&b)),
                 response: excerpt(&text),
             },
-        }
+        };
+        (reply, retry_after)
     }
 
     /// A token request; the response must carry an access token.
@@ -316,7 +351,7 @@ impl Client {
                 }
             })
             .collect();
-        let reply = self
+        let (reply, _) = self
             .send(
                 kind,
                 Method::POST,

@@ -422,6 +422,8 @@ impl ServerProcess {
                 .env("SCIMGATE_DATABASE_URL", &db.url)
                 .env_remove("SCIMGATE_PUBLIC_URL")
                 .env("RUST_LOG", "info,sqlx=warn")
+                // These tests write far faster than an identity provider.
+                .env("SCIMGATE_TENANT_RATE_LIMIT", "0")
                 .stdin(std::process::Stdio::null())
                 .stdout(out.try_clone().expect("log file handle"))
                 .stderr(out)

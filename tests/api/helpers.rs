@@ -196,6 +196,12 @@ impl TestApp {
     ) -> TestApp {
         let db = Db::connect(url).await.expect("connect test database");
         let mut config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        // The suite drives the server far faster than any identity provider
+        // or person: no rate limits unless a test sets them.
+        config.rates = scimgate::http::limit::Rates {
+            tenant: 0,
+            client: 0,
+        };
         configure(&mut config);
         let server = Server::bind_with_db(config, db.clone())
             .await
@@ -395,7 +401,11 @@ impl SecondInstance {
         let db = Db::connect(url)
             .await
             .expect("connect to the shared database");
-        let config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        let mut config = Config::new(url, "127.0.0.1:0".parse().unwrap());
+        config.rates = scimgate::http::limit::Rates {
+            tenant: 0,
+            client: 0,
+        };
         let server = Server::bind_with_db(config, db.clone())
             .await
             .expect("bind the second instance");

@@ -13,6 +13,7 @@ mod console_views_perf;
 mod entra_fixtures;
 mod events;
 mod faults;
+mod hostile;
 mod hot_path;
 mod mapping;
 mod mapping_perf;
