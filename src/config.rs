@@ -37,6 +37,8 @@ pub struct Config {
     pub limits: crate::http::listen::Limits,
     /// Request rates per tenant and per client address.
     pub rates: crate::http::limit::Rates,
+    /// How long a write waits for the database before it is answered 503.
+    pub write_wait: std::time::Duration,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -59,6 +61,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(30),
             limits: crate::http::listen::Limits::default(),
             rates: crate::http::limit::Rates::default(),
+            write_wait: crate::store::WRITE_WAIT,
         }
     }
 }

@@ -52,6 +52,7 @@ impl Server {
 
     /// As [`Server::bind`], on an already connected database.
     pub async fn bind_with_db(config: Config, db: Db) -> anyhow::Result<Server> {
+        db.set_write_wait(config.write_wait);
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;

@@ -87,6 +87,12 @@ pub struct ServeArgs {
     /// token endpoint), with a burst of twice as many. 0 turns it off.
     #[arg(long, env = "SCIMGATE_CLIENT_RATE_LIMIT", default_value_t = 20)]
     pub client_rate_limit: u32,
+
+    /// How long a write may wait for the database (on SQLite, for the one
+    /// writer another write holds) before it is answered 503 with
+    /// Retry-After.
+    #[arg(long, env = "SCIMGATE_WRITE_WAIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub write_wait_seconds: u64,
 }
 
 pub async fn run(
@@ -109,6 +115,7 @@ pub async fn run(
         max_header_bytes: args.max_header_bytes as usize,
         max_headers: args.max_headers as usize,
     };
+    config.write_wait = std::time::Duration::from_secs(args.write_wait_seconds);
     config.rates = crate::http::limit::Rates {
         tenant: args.tenant_rate_limit,
         client: args.client_rate_limit,

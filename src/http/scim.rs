@@ -125,11 +125,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        scim_json(status, &self.0.to_json())
+        let mut resp = scim_json(status, &self.0.to_json());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(BUSY_RETRY_AFTER),
+            );
+        }
+        resp
     }
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Seconds a client is asked to wait after a 503 for a busy database.
+const BUSY_RETRY_AFTER: &str = "2";
 
 pub fn scim_json(status: StatusCode, body: &Value) -> Response {
     scim_text(status, body.to_string())

@@ -47,8 +47,19 @@ pub fn table(kind: ResourceKind) -> Table {
 }
 
 /// Database failures are logged with their cause and answered with a plain
-/// 500: the client learns nothing of the internals.
+/// 500: the client learns nothing of the internals. A database too busy to
+/// take the write in time (another tenant's long write on SQLite's one
+/// writer, a lock timeout) is 503 instead, which the HTTP layer sends with
+/// `Retry-After`: the client's retry succeeds.
 pub fn internal(err: SqlError) -> ScimError {
+    if crate::store::is_busy(&err) {
+        tracing::warn!(error = %err, "the database was busy: answered 503");
+        return ScimError::new(
+            503,
+            None,
+            "The database is busy with other writes and could not take this one in time; send it again after the Retry-After seconds.",
+        );
+    }
     tracing::error!(error = %err, "database error");
     ScimError::internal()
 }
@@ -137,7 +148,16 @@ impl<'a> Audit<'a> {
         let entry = self
             .entry(err.status, id, label, quirks, &[])
             .detail(&err.detail);
-        if let Err(e) = activity::record_alone(&self.ctx.db, &entry).await {
+        if err.status == 503 {
+            // The database is busy: the client is told to come back at
+            // once, and the entry is written when the writer is free.
+            let db = self.ctx.db.clone();
+            tokio::spawn(async move {
+                if let Err(e) = activity::record_alone(&db, &entry).await {
+                    tracing::error!(error = %e, "could not record a failed request in the activity log");
+                }
+            });
+        } else if let Err(e) = activity::record_alone(&self.ctx.db, &entry).await {
             tracing::error!(error = %e, "could not record a failed request in the activity log");
         }
         err

@@ -85,7 +85,14 @@ pub struct Db {
     direct_writer: Option<Arc<direct::Writer>>,
     /// This server's metrics (transactions record how long they waited).
     metrics: Arc<crate::metrics::Metrics>,
+    /// How long a write waits to begin (milliseconds) before it is given
+    /// up as busy (see [`Db::begin`]).
+    write_wait_ms: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How long a write waits for the database by default: on SQLite, for the
+/// one writer that another tenant's long write may hold.
+pub const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,6 +143,7 @@ impl Db {
                     direct,
                     direct_writer,
                     metrics: Arc::default(),
+                    write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
             }
             Backend::Postgres => {
@@ -154,6 +162,7 @@ impl Db {
                     direct: None,
                     direct_writer: None,
                     metrics: Arc::default(),
+                    write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
             }
         };
@@ -194,11 +203,28 @@ impl Db {
     }
 
     /// Starts a write transaction (on SQLite, waiting for the one writer).
+    /// A write that cannot begin within the write wait fails as
+    /// [`SqlError::PoolTimedOut`], which [`is_busy`] recognises.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, SqlError> {
         let started = std::time::Instant::now();
-        let tx = self.write.begin().await;
+        let wait = Duration::from_millis(
+            self.write_wait_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let tx = match tokio::time::timeout(wait, self.write.begin()).await {
+            Ok(tx) => tx,
+            Err(_) => Err(SqlError::PoolTimedOut),
+        };
         self.metrics.db_waited(started.elapsed());
         tx
+    }
+
+    /// Sets how long writes wait to begin (every clone of this handle).
+    pub fn set_write_wait(&self, wait: Duration) {
+        self.write_wait_ms.store(
+            wait.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
@@ -274,6 +300,24 @@ fn sqlite_readers() -> u32 {
 ///   through a mapping rather than copied by a system call each.
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
+
+/// Whether a database error means "busy, try again": a write that waited
+/// too long for the database (the pool, SQLite's lock) or a lock or
+/// statement timeout on PostgreSQL. Answered 503 with `Retry-After`, not 500.
+pub fn is_busy(e: &SqlError) -> bool {
+    match e {
+        SqlError::PoolTimedOut => true,
+        SqlError::Database(d) => {
+            let code = d.code();
+            let code = code.as_deref().unwrap_or_default();
+            // SQLite: SQLITE_BUSY (5) and its extended codes; PostgreSQL:
+            // lock_not_available, query_canceled (statement_timeout).
+            matches!(code, "5" | "261" | "517" | "773" | "55P03" | "57014")
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
 
 /// How much of the SQLite file every connection maps for reading (256 MiB).
 pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;

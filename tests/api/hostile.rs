@@ -386,3 +386,42 @@ async fn huge_multi_valued_patches_are_linear_and_do_not_hold_up_other_tenants()
     let stored = user.body["emails"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(stored, 20_000, "duplicates were stored or values lost");
 }
+
+/// On SQLite one writer serves every tenant: a write that cannot get it in
+/// time is told to come back (503, Retry-After), not failed with a 500, and
+/// succeeds when sent again.
+#[tokio::test]
+async fn a_write_that_cannot_get_the_database_in_time_gets_503_with_retry_after() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.write_wait = Duration::from_millis(500);
+    })
+    .await
+    .unwrap();
+    let body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "waited@example.com",
+    });
+    // Another write holds the one writer.
+    let held = app.db.begin().await.unwrap();
+    let t = Instant::now();
+    let r = app.post("/Users", &body).await;
+    eprintln!("refused after {:?}", t.elapsed());
+    r.expect_error(503, None);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("busy"),
+        "{:?}",
+        r.body
+    );
+    drop(held);
+    let t = Instant::now();
+    app.post("/Users", &body).await.expect(201);
+    eprintln!("created after {:?}", t.elapsed());
+    let list = app
+        .get("/Users?filter=userName%20eq%20%22waited@example.com%22")
+        .await;
+    assert_eq!(list.body["totalResults"], 1);
+}
