@@ -362,35 +362,21 @@ pub async fn list(
             (total, build_many(ctx, kind, &rows, with_related).await?)
         }
         _ => {
-            // Check every candidate in memory, then sort and page.
-            let rows = resources::query(
-                &ctx.db,
-                table(kind),
-                &ctx.tenant_id,
-                plan.cond.as_ref(),
-                Order::default(),
-                0,
-                None,
-            )
-            .await
-            .map_err(internal)?;
             let needs_related = with_related
                 || filter.as_ref().is_some_and(|f| mentions_related(kind, f))
                 || sort_path.as_ref().is_some_and(|p| is_related(kind, p));
-            let mut all = build_many(ctx, kind, &rows, needs_related).await?;
-            if let Some(f) = &filter {
-                all.retain(|r| scim::filter::matches(f, kind, &r.json));
-            }
-            if let Some(p) = &sort_path {
-                sort_in_memory(kind, &mut all, p, params.descending);
-            }
-            let total = all.len() as i64;
-            let page: Vec<Resource> = all
-                .into_iter()
-                .skip((start - 1) as usize)
-                .take(count as usize)
-                .collect();
-            (total, page)
+            scan(
+                ctx,
+                kind,
+                &plan,
+                filter.as_ref(),
+                sort_path.as_ref().map(|p| (p, params.descending)),
+                start,
+                count,
+                with_related,
+                needs_related,
+            )
+            .await?
         }
     };
 
@@ -563,26 +549,199 @@ fn mentions_related(kind: ResourceKind, f: &Filter) -> bool {
     }
 }
 
-fn sort_in_memory(kind: ResourceKind, all: &mut [Resource], path: &AttrPath, descending: bool) {
-    all.sort_by(|a, b| {
-        let ka = scim::filter::sort_key(kind, &a.json, path);
-        let kb = scim::filter::sort_key(kind, &b.json, path);
-        // Resources without a value sort last in both directions.
-        let ord = match (ka, kb) {
+/// Candidates read per query when a filter or a sort is checked in memory.
+const SCAN_BATCH: i64 = 500;
+
+/// The most results a sort the database cannot do orders: the page must end
+/// within the first this many. Beyond it the client is told to narrow the
+/// filter (`400 tooMany`, RFC 7644 §3.12).
+pub const MAX_SORT_WINDOW: i64 = 10_000;
+
+/// A filter or sort the database cannot answer by itself: the candidates
+/// are read in batches of [`SCAN_BATCH`] (in the listing's default order,
+/// by keyset, so each batch is one indexed range) and checked one by one.
+/// Memory holds one batch and the page — plus, for a sort, the sort keys
+/// of the first `startIndex + count` results — whatever the tenant's size.
+#[allow(clippy::too_many_arguments)]
+async fn scan(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    plan: &Plan,
+    filter: Option<&Filter>,
+    sort: Option<(&AttrPath, bool)>,
+    start: i64,
+    count: i64,
+    with_related: bool,
+    needs_related: bool,
+) -> Result<(i64, Vec<Resource>), ScimError> {
+    let skip = start - 1;
+    let window = skip.saturating_add(count);
+    if sort.is_some() && window > MAX_SORT_WINDOW {
+        return Err(ScimError::bad_request(
+            scim::ScimType::TooMany,
+            format!(
+                "sorting by this attribute orders at most the first {MAX_SORT_WINDOW} results, and startIndex + count asks for {window}: narrow the filter, or sort by userName, externalId, displayName, meta.created or meta.lastModified"
+            ),
+        ));
+    }
+    let mut total = 0i64;
+    // Without a sort: the page itself, in the listing's order.
+    let mut page: Vec<Resource> = Vec::new();
+    // With one: the first `window` results' keys, the one that sorts last on top.
+    let mut best: std::collections::BinaryHeap<Ranked> = std::collections::BinaryHeap::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let next = match &after {
+            None => plan.cond.clone(),
+            Some((created, id)) => {
+                let past = Cond::Or(vec![
+                    Cond::Cmp(
+                        Column::CreatedAt,
+                        CmpOp::Gt,
+                        SqlValue::Text(created.clone()),
+                    ),
+                    Cond::And(vec![
+                        Cond::Cmp(
+                            Column::CreatedAt,
+                            CmpOp::Eq,
+                            SqlValue::Text(created.clone()),
+                        ),
+                        Cond::Cmp(Column::Id, CmpOp::Gt, SqlValue::Text(id.clone())),
+                    ]),
+                ]);
+                Some(match &plan.cond {
+                    Some(c) => Cond::And(vec![c.clone(), past]),
+                    None => past,
+                })
+            }
+        };
+        let rows = resources::query(
+            &ctx.db,
+            table(kind),
+            &ctx.tenant_id,
+            next.as_ref(),
+            Order::default(),
+            0,
+            Some(SCAN_BATCH),
+        )
+        .await
+        .map_err(internal)?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = Some((last.created_at.clone(), last.id.clone()));
+        let full = rows.len() as i64 == SCAN_BATCH;
+        for r in build_many(ctx, kind, &rows, needs_related).await? {
+            if filter.is_some_and(|f| !scim::filter::matches(f, kind, &r.json)) {
+                continue;
+            }
+            match sort {
+                None => {
+                    if total >= skip && total < window {
+                        page.push(r);
+                    }
+                }
+                Some((path, descending)) => {
+                    if window > 0 {
+                        best.push(Ranked {
+                            key: scim::filter::sort_key(kind, &r.json, path),
+                            id: r.id.clone(),
+                            descending,
+                        });
+                        if best.len() as i64 > window {
+                            best.pop();
+                        }
+                    }
+                }
+            }
+            total += 1;
+        }
+        if !full {
+            break;
+        }
+    }
+    if sort.is_none() {
+        // (Memberships read only to check the filter are projected away.)
+        return Ok((total, page));
+    }
+    // The page's ids in order, then their rows.
+    let ids: Vec<String> = best
+        .into_sorted_vec()
+        .into_iter()
+        .skip(skip as usize)
+        .map(|r| r.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok((total, Vec::new()));
+    }
+    let cond = Cond::Or(
+        ids.iter()
+            .map(|id| Cond::Cmp(Column::Id, CmpOp::Eq, SqlValue::Text(id.clone())))
+            .collect(),
+    );
+    let rows = resources::query(
+        &ctx.db,
+        table(kind),
+        &ctx.tenant_id,
+        Some(&cond),
+        Order::default(),
+        0,
+        None,
+    )
+    .await
+    .map_err(internal)?;
+    let mut by_id: std::collections::HashMap<String, Resource> =
+        build_many(ctx, kind, &rows, with_related)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+    // A resource deleted since the scan is left out.
+    Ok((
+        total,
+        ids.iter().filter_map(|id| by_id.remove(id)).collect(),
+    ))
+}
+
+/// A sorted result's place: sort key, then id. Resources without a value
+/// sort last in both directions.
+struct Ranked {
+    key: Option<scim::filter::SortKey>,
+    id: String,
+    descending: bool,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let ord = match (&self.key, &other.key) {
             (Some(x), Some(y)) => {
-                if descending {
-                    y.cmp(&x)
+                if self.descending {
+                    y.cmp(x)
                 } else {
-                    x.cmp(&y)
+                    x.cmp(y)
                 }
             }
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
-        ord.then_with(|| a.id.cmp(&b.id))
-    });
+        ord.then_with(|| self.id.cmp(&other.id))
+    }
 }
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
 
 /// Full representations for many rows, loading memberships in one query for
 /// users and one per group for groups.
