@@ -1,4 +1,13 @@
-//! Admin passwords: argon2id, hashed and verified off the async runtime.
+//! Admin passwords: argon2id, hashed and verified off the async runtime,
+//! a bounded number at once: each computation takes 19 MiB and a blocking
+//! thread, so a flood of sign-ins must not take all memory and threads.
+//! Excess waits briefly, then is refused as [`Busy`] (the sign-in page
+//! answers 503 with `Retry-After`).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -12,6 +21,30 @@ pub const MAX_LEN: usize = 256;
 /// A hash of a random password, verified against when an e-mail is unknown,
 /// so that a sign-in takes as long whether or not the account exists.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2NpbWdhdGUtZHVtbXk$2k4qNqN2W0H0wq5sUOCXy1iGH1Wn1SRXDcI0Z0bqZr8";
+
+/// How long a password check waits for a free slot before [`Busy`].
+const SLOT_WAIT: Duration = Duration::from_secs(3);
+
+/// Hashes computed at once: two per core.
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) * 2)
+});
+
+/// Too many passwords are being hashed or checked at once.
+#[derive(Debug, thiserror::Error)]
+#[error("too many passwords are being checked at once; try again in a moment")]
+pub struct Busy;
+
+async fn slot() -> Result<SemaphorePermit<'static>, Busy> {
+    slot_of(&SLOTS, SLOT_WAIT).await
+}
+
+async fn slot_of(slots: &Semaphore, wait: Duration) -> Result<SemaphorePermit<'_>, Busy> {
+    match tokio::time::timeout(wait, slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Busy),
+    }
+}
 
 pub fn check_policy(password: &str) -> Result<(), String> {
     let n = password.chars().count();
@@ -28,6 +61,7 @@ pub fn check_policy(password: &str) -> Result<(), String> {
 
 /// Hashes with argon2id and a random salt (PHC string).
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _slot = slot().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -40,7 +74,8 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 
 /// Verifies a password; with no stored hash (unknown account) verifies
 /// against a dummy so that timing does not tell accounts apart.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Busy> {
+    let _slot = slot().await?;
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_string());
     let ok = tokio::task::spawn_blocking(move || {
@@ -54,7 +89,7 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
     })
     .await
     .unwrap_or(false);
-    known && ok
+    Ok(known && ok)
 }
 
 /// A random password for accounts created without one (printed once).
@@ -76,13 +111,29 @@ mod tests {
         let b = hash("correct horse battery".into()).await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b);
-        assert!(verify("correct horse battery".into(), Some(a.clone())).await);
-        assert!(!verify("wrong horse battery".into(), Some(a)).await);
+        assert!(
+            verify("correct horse battery".into(), Some(a.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify("wrong horse battery".into(), Some(a)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_check_beyond_the_slots_waits_then_is_refused() {
+        let slots = Semaphore::new(2);
+        let a = slot_of(&slots, Duration::from_millis(50)).await.unwrap();
+        let _b = slot_of(&slots, Duration::from_millis(50)).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(slot_of(&slots, Duration::from_millis(200)).await.is_err());
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        drop(a);
+        assert!(slot_of(&slots, Duration::from_millis(50)).await.is_ok());
     }
 
     #[tokio::test]
     async fn unknown_accounts_never_verify() {
-        assert!(!verify("anything at all".into(), None).await);
+        assert!(!verify("anything at all".into(), None).await.unwrap());
     }
 
     #[test]

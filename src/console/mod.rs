@@ -91,6 +91,17 @@ impl ConsoleError {
     }
 }
 
+impl From<crate::password::Busy> for ConsoleError {
+    fn from(_: crate::password::Busy) -> Self {
+        tracing::warn!("password checks are all busy: answered 503");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins at once",
+            "scimgate is checking many passwords right now. Wait a few seconds and sign in again.",
+        )
+    }
+}
+
 impl From<SqlError> for ConsoleError {
     fn from(e: SqlError) -> Self {
         ConsoleError::internal(format!("database: {e}"))

@@ -137,9 +137,11 @@ pub async fn submit(
         )
     };
 
+    // Each attempt is counted before the password is checked, atomically,
+    // so that concurrent guesses cannot slip past the limit together.
     let verdicts = [
-        throttle::check(db, &account_key, throttle::ACCOUNT).await?,
-        throttle::check(db, &address_key, throttle::ADDRESS).await?,
+        throttle::attempt(db, &account_key, throttle::ACCOUNT).await?,
+        throttle::attempt(db, &address_key, throttle::ADDRESS).await?,
     ];
     let locked_until = verdicts
         .iter()
@@ -179,19 +181,18 @@ pub async fn submit(
     };
     // Verified even with no account or no password, against a dummy hash,
     // so both cases take as long as a wrong password.
-    let password_ok = crate::password::verify(form.password, hash).await;
+    let password_ok = crate::password::verify(form.password, hash).await?;
 
     match admin {
         Some(admin) if password_ok => {
             throttle::reset(db, &account_key).await?;
+            throttle::succeeded(db, &address_key).await?;
             let how = format!("{} signed in from {}", admin.email, ip);
             complete(db, &session, &admin, how, &headers).await?;
             Ok(see_other(safe_next(Some(&next))))
         }
         _ => {
             state.metrics().auth_failure("sign_in");
-            throttle::record_failure(db, &account_key, throttle::ACCOUNT).await?;
-            throttle::record_failure(db, &address_key, throttle::ADDRESS).await?;
             if let Some(admin) = &admin
                 && let Some(tenant) = &admin.tenant_id
             {

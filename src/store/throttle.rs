@@ -45,69 +45,55 @@ pub enum Verdict {
     Locked(String),
 }
 
-pub async fn check(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlError> {
-    let row = sqlx::query(
-        "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1",
+/// Checks a key and counts this attempt in one transaction (the row locked
+/// on PostgreSQL; SQLite's one writer serialises it): concurrent attempts
+/// cannot all pass a check made before any of them was counted, so a key
+/// gets at most `lock_after` attempts per window however many arrive at
+/// once. The attempt counts as a failure until [`succeeded`] takes it back.
+pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlError> {
+    let at = now();
+    let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(policy.window_secs));
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO signin_throttle (key, failures, window_start, locked_until)
+         VALUES ($1, 0, $2, NULL) ON CONFLICT (key) DO NOTHING",
     )
     .bind(key)
-    .fetch_optional(db.reader())
+    .bind(&at)
+    .execute(&mut *tx)
     .await?;
-    let Some(row) = row else {
-        return Ok(Verdict::Allow);
-    };
-    let at = now();
+    let row = sqlx::query(&format!(
+        "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1{}",
+        db.backend().for_update()
+    ))
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
     let locked: Option<String> = row.try_get("locked_until")?;
     if let Some(until) = locked
         && until > at
     {
+        tx.rollback().await?;
         return Ok(Verdict::Locked(until));
     }
     let window_start: String = row.try_get("window_start")?;
-    let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(policy.window_secs));
-    if window_start < cutoff {
-        return Ok(Verdict::Allow);
-    }
-    let failures: i64 = row.try_get("failures")?;
-    if failures >= policy.slow_after {
-        let extra = (failures - policy.slow_after + 1).min(5) as u64;
-        return Ok(Verdict::Slow(extra * 500));
-    }
-    Ok(Verdict::Allow)
-}
-
-/// Counts a failure; locks the key when it reaches the limit.
-pub async fn record_failure(db: &Db, key: &str, policy: Policy) -> Result<(), SqlError> {
-    let at = now();
-    let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(policy.window_secs));
-    let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT failures, window_start FROM signin_throttle WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (failures, window_start) = match row {
-        Some(r) => {
-            let ws: String = r.try_get("window_start")?;
-            let f: i64 = r.try_get("failures")?;
-            if ws < cutoff {
-                (1, at.clone())
-            } else {
-                (f + 1, ws)
-            }
-        }
-        None => (1, at.clone()),
-    };
-    let locked_until = (failures >= policy.lock_after)
-        .then(|| format_time(chrono::Utc::now() + chrono::Duration::seconds(policy.lock_secs)));
-    // A lock starts a fresh window, so the key is usable again when it ends.
-    let (failures, window_start) = if locked_until.is_some() {
+    let (failures, window_start) = if window_start < cutoff {
         (0, at.clone())
     } else {
-        (failures, window_start)
+        (row.try_get::<i64, _>("failures")?, window_start)
+    };
+    let (verdict, failures, window_start, locked_until) = if failures >= policy.lock_after {
+        // A lock starts a fresh window, so the key is usable again when it ends.
+        let until = format_time(chrono::Utc::now() + chrono::Duration::seconds(policy.lock_secs));
+        (Verdict::Locked(until.clone()), 0, at.clone(), Some(until))
+    } else if failures >= policy.slow_after {
+        let extra = (failures - policy.slow_after + 1).min(5) as u64;
+        (Verdict::Slow(extra * 500), failures + 1, window_start, None)
+    } else {
+        (Verdict::Allow, failures + 1, window_start, None)
     };
     sqlx::query(
-        "INSERT INTO signin_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start,
-             locked_until = excluded.locked_until",
+        "UPDATE signin_throttle SET failures = $2, window_start = $3, locked_until = $4 WHERE key = $1",
     )
     .bind(key)
     .bind(failures)
@@ -116,6 +102,18 @@ pub async fn record_failure(db: &Db, key: &str, policy: Policy) -> Result<(), Sq
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(verdict)
+}
+
+/// Takes back the failure [`attempt`] counted, for an attempt that
+/// succeeded (used for keys shared by many people, such as an address).
+pub async fn succeeded(db: &Db, key: &str) -> Result<(), SqlError> {
+    sqlx::query(
+        "UPDATE signin_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+    )
+    .bind(key)
+    .execute(db.writer())
+    .await?;
     Ok(())
 }
 

@@ -215,7 +215,7 @@ async fn repeated_failures_slow_down_then_lock(app: TestApp) {
     // Reach the lock without waiting through every delay.
     let counted = throttle::ACCOUNT.slow_after + 1;
     for _ in counted..throttle::ACCOUNT.lock_after {
-        throttle::record_failure(&app.db, "acct:erin@acme.example", throttle::ACCOUNT)
+        throttle::attempt(&app.db, "acct:erin@acme.example", throttle::ACCOUNT)
             .await
             .unwrap();
     }
@@ -236,7 +236,7 @@ async fn repeated_failures_slow_down_then_lock(app: TestApp) {
     assert!(tail[5..].starts_with(" UTC"), "{text}");
     assert!(r.header("location").is_none());
     assert_eq!(location(&browser.get("/").await), "/signin?next=%2F");
-    let verdict = throttle::check(&app.db, "acct:erin@acme.example", throttle::ACCOUNT)
+    let verdict = throttle::attempt(&app.db, "acct:erin@acme.example", throttle::ACCOUNT)
         .await
         .unwrap();
     assert!(
@@ -361,7 +361,34 @@ async fn operators_sign_in_without_a_tenant(app: TestApp) {
     assert_eq!(location(&browser.get("/").await), "/signin?next=%2F");
 }
 
+/// Guesses sent at once: each is counted before its password is checked, so
+/// no more than the limit are ever checked, however many arrive together.
+async fn concurrent_guesses_cannot_pass_the_limit_together(app: TestApp) {
+    create_admin(&app, Some(&app.tenant.id), "hal@acme.example").await;
+    let browsers: Vec<Browser> = (0..30).map(|_| Browser::fresh(&app)).collect();
+    let replies = futures_util::future::join_all(
+        browsers
+            .iter()
+            .map(|b| b.sign_in_at("/signin", "hal@acme.example", "wrong password 123")),
+    )
+    .await;
+    let checked = replies.iter().filter(|r| r.status == 422).count();
+    let refused = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        checked + refused,
+        30,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        checked as i64 <= throttle::ACCOUNT.lock_after,
+        "{checked} passwords were checked; the limit is {}",
+        throttle::ACCOUNT.lock_after
+    );
+}
+
 on_both_databases!(
+    concurrent_guesses_cannot_pass_the_limit_together,
     sign_in_succeeds_with_a_new_session_id,
     wrong_password_and_unknown_account_read_the_same,
     forms_without_the_csrf_token_are_refused,
