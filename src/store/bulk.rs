@@ -58,27 +58,7 @@ pub async fn insert_users(
                     .map(move |(v, t)| (row.id.as_str(), v.as_str(), t.as_deref()))
             })
             .collect();
-        for part in emails.chunks(BATCH) {
-            let mut sql = Sql::new(
-                "INSERT INTO scim_user_emails (tenant_id, user_id, value_lower, type) VALUES ",
-            );
-            for (i, (user_id, value, kind)) in part.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(");
-                sql.bind_text(tenant_id).push(", ");
-                sql.bind_text(user_id).push(", ");
-                sql.bind_text(value).push(", ");
-                // `SqlValue` has no NULL: absent values are written as such.
-                match kind {
-                    Some(k) => sql.bind_text(k),
-                    None => sql.push("NULL"),
-                }
-                .push(")");
-            }
-            sql.query().execute(&mut **tx).await?;
-        }
+        super::resources::insert_emails(tx, tenant_id, &emails).await?;
     }
     Ok(())
 }
