@@ -325,6 +325,58 @@ const BATCH: i64 = 100;
 /// Progress is saved at least this often while a stream is being sent.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
+/// Saves a stream's progress beside the sending, one save at a time and in
+/// order: the next events go out while the last batch's attempts are
+/// written (on SQLite the writer may be busy with provisioning for a
+/// while). At most one save waits behind the running one, so a slow
+/// database slows the sending instead of queueing without bound.
+struct Saver {
+    queue: tokio::sync::mpsc::Sender<(Progress, Vec<Delivery>)>,
+    task: tokio::task::JoinHandle<Result<bool, SqlError>>,
+    /// Set when a save found the lease gone: another instance has the
+    /// stream now, so this one stops.
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Saver {
+    fn start(db: Db, stream: Stream, owner: String) -> Saver {
+        let (queue, mut saves) = tokio::sync::mpsc::channel::<(Progress, Vec<Delivery>)>(1);
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = lost.clone();
+        let task = tokio::spawn(async move {
+            while let Some((p, records)) = saves.recv().await {
+                if !store::save_progress(&db, &stream, &owner, &p, &records).await? {
+                    flag.store(true, std::sync::atomic::Ordering::Release);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        });
+        Saver { queue, task, lost }
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Queues a save; false when the saver has stopped (lease lost or a
+    /// database error, which [`Saver::finish`] returns).
+    async fn save(&self, p: Progress, records: Vec<Delivery>) -> bool {
+        self.queue.send((p, records)).await.is_ok()
+    }
+
+    /// Waits for every queued save; whether the lease was still held.
+    async fn finish(self) -> Result<bool, SqlError> {
+        drop(self.queue);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(SqlError::Protocol(format!(
+                "the progress saver failed: {e}"
+            ))),
+        }
+    }
+}
+
 impl Worker {
     /// Gives every enabled endpoint its streams; returns how many there are.
     async fn ensure_streams(&self) -> Result<usize, SqlError> {
@@ -401,6 +453,7 @@ impl Worker {
         let mut failing = hook.failing_since.is_some();
         let mut records: Vec<Delivery> = Vec::new();
         let mut saved = Instant::now();
+        let saver = Saver::start(self.db.clone(), s.clone(), self.owner.clone());
         loop {
             let page = event_log::page(
                 &self.db,
@@ -420,16 +473,24 @@ impl Worker {
                     next_attempt_at: now(),
                     lease_until: None,
                 };
-                store::save_progress(&self.db, s, &self.owner, &done, &records).await?;
+                saver.save(done, records).await;
+                saver.finish().await?;
                 return Ok(());
             }
             for e in &page {
+                if saver.lost() {
+                    return saver.finish().await.map(|_| ());
+                }
                 if hook.accepts(&e.kind) {
                     let outcome =
                         send(&self.client, &hook, &event_id(e.position), envelope(e)?).await;
                     let mut d = Delivery::new(&hook.id, Some(&s.tenant_id), e.position, &e.kind);
                     d.attempt = attempts + 1;
                     if !outcome.ok() {
+                        // What was delivered is saved first, in order.
+                        if !saver.finish().await? {
+                            return Ok(());
+                        }
                         return self
                             .failed(s, &hook, e, outcome, d, through, attempts + 1, records)
                             .await;
@@ -460,10 +521,9 @@ impl Worker {
                         next_attempt_at: now(),
                         lease_until: Some(self.lease_until()),
                     };
-                    if !store::save_progress(&self.db, s, &self.owner, &p, &records).await? {
-                        return Ok(());
+                    if !saver.save(p, std::mem::take(&mut records)).await {
+                        return saver.finish().await.map(|_| ());
                     }
-                    records.clear();
                     saved = Instant::now();
                 }
             }
