@@ -28,6 +28,9 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// The number of headers hyper accepts when not told otherwise.
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// Limits of the public listener (see the module's documentation).
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -45,7 +48,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             max_connections: 4096,
             max_header_bytes: 16 * 1024,
-            max_headers: 100,
+            max_headers: HYPER_MAX_HEADERS,
         }
     }
 }
@@ -71,10 +74,15 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
         // The read buffer bounds the request line and headers: a head that
         // does not fit gets 431. (8 KiB is hyper's least.)
         .max_buf_size(limits.max_header_bytes.max(8192));
+    // hyper's own limit is 100 headers, parsed on the stack; setting any
+    // limit moves the parse to the heap (an allocation per request), so it
+    // is set only when it differs.
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

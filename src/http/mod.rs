@@ -173,6 +173,13 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::res
 /// layers every response gets. Path normalisation wraps it from outside (see
 /// [`scim::normalize_path`]) because it must run before routing.
 pub fn router(state: AppState) -> Router {
+    // Behind https, browsers are told to use nothing else (RFC 6797).
+    let hsts = state.public_url().starts_with("https://").then(|| {
+        tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .merge(
             scim::router().route_layer(axum::middleware::from_fn_with_state(
@@ -197,5 +204,6 @@ pub fn router(state: AppState) -> Router {
             observe::track,
         ))
         .with_state(state)
+        .layer(tower::util::option_layer(hsts))
         .layer(BasicsLayer)
 }

@@ -56,8 +56,10 @@ pub fn init() {
 
 pub struct TestApp {
     pub backend: Backend,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or the configured public URL.
     pub base: String,
+    /// `http://127.0.0.1:PORT` always.
+    pub local: String,
     pub db: Db,
     pub client: reqwest::Client,
     pub tenant: Tenant,
@@ -207,6 +209,7 @@ impl TestApp {
             .await
             .expect("bind");
         let base = server.public_url().to_string();
+        let local = format!("http://{}", server.local_addr());
         let management = server.management_addr().map(|a| format!("http://{a}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(server.run_until(async {
@@ -227,6 +230,7 @@ impl TestApp {
         TestApp {
             backend,
             base,
+            local,
             db,
             client,
             tenant,

@@ -524,3 +524,30 @@ async fn unindexed_filters_and_sorts_page_correctly_across_batches() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn strict_transport_security_is_sent_only_behind_https() {
+    let plain = TestApp::spawn_sqlite().await;
+    let r = plain.get("/ServiceProviderConfig").await;
+    assert!(r.header("strict-transport-security").is_none());
+    let tls = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_url = Some("https://scim.example.com".into());
+    })
+    .await
+    .unwrap();
+    for path in ["/scim/v2/ServiceProviderConfig", "/signin", "/healthz"] {
+        let r = tls
+            .client
+            .get(format!("{}{path}", tls.local))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+}
