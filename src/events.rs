@@ -247,11 +247,17 @@ impl MemberDelta {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub retention_days: u32,
+    /// How long the tenants' activity log keeps its entries (pruned by the
+    /// same background work).
+    pub activity_retention_days: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { retention_days: 30 }
+        Settings {
+            retention_days: 30,
+            activity_retention_days: 90,
+        }
     }
 }
 
@@ -284,6 +290,11 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
                         Ok(n) => tracing::info!(events = n, "pruned events past retention"),
                         Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying"),
                     }
+                    match prune_activity(&db, settings.activity_retention_days).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
+                        Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
+                    }
                 }
             }
         }
@@ -304,6 +315,23 @@ pub async fn prune_all(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
             return Ok(total);
         }
         // Let waiting writes have the database between batches.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deletes activity entries older than the retention, oldest first, in
+/// small batches with pauses between them; returns how many.
+pub async fn prune_activity(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
+    let cutoff = crate::store::format_time(
+        chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)),
+    );
+    let mut total = 0;
+    loop {
+        let n = crate::store::activity::prune(db, &cutoff, PRUNE_BATCH).await?;
+        total += n;
+        if n < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -43,6 +43,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
 
+    /// How many days the tenants' activity log keeps its entries; older
+    /// ones are pruned in the background.
+    #[arg(long, env = "SCIMGATE_ACTIVITY_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub activity_retention_days: u32,
+
     /// Address of the management listener, which serves `/healthz`,
     /// `/readyz` and `/metrics` (metrics only there). Off by default.
     #[arg(long, env = "SCIMGATE_MANAGEMENT_BIND")]
@@ -106,6 +111,7 @@ pub async fn run(
     config.max_payload_bytes = args.max_payload_bytes;
     config.oauth.access_token_secs = args.access_token_minutes * 60;
     config.events.retention_days = args.event_retention_days;
+    config.events.activity_retention_days = args.activity_retention_days;
     config.management_bind = args.management_bind;
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
     config.limits = crate::http::listen::Limits {

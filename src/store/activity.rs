@@ -343,3 +343,19 @@ pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded
         })
         .collect()
 }
+
+/// Deletes up to `batch` of the oldest entries written before `cutoff`.
+/// Only the oldest `batch` rows are looked at (ids grow with time), so a
+/// pass costs the same whatever the log's size.
+pub async fn prune(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
+    let done = sqlx::query(
+        "DELETE FROM activity WHERE id IN (
+             SELECT id FROM (SELECT id, at FROM activity ORDER BY id LIMIT $2) AS oldest
+             WHERE at < $1)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected())
+}

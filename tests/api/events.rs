@@ -751,7 +751,44 @@ async fn mapping_recompute_writes_updates(app: TestApp) {
     assert!(events[0]["previous_attributes"].get(ext).is_some());
 }
 
+/// Activity entries past their retention are pruned, oldest first; newer
+/// ones stay.
+async fn activity_past_retention_is_pruned(app: TestApp) {
+    for i in 0..5 {
+        app.create_user(&format!("a{i}@acme.example")).await;
+    }
+    let count = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            use sqlx::Row as _;
+            sqlx::query("SELECT COUNT(*) AS n FROM activity")
+                .fetch_one(db.reader())
+                .await
+                .unwrap()
+                .get::<i64, _>("n")
+        }
+    };
+    let before = count(&app).await;
+    assert!(before >= 5);
+    // The three oldest entries happened long ago.
+    sqlx::query(
+        "UPDATE activity SET at = '2020-01-01T00:00:00.000Z'
+         WHERE id IN (SELECT id FROM activity ORDER BY id LIMIT 3)",
+    )
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    let pruned = scimgate::events::prune_activity(&app.db, 90).await.unwrap();
+    assert_eq!(pruned, 3);
+    assert_eq!(count(&app).await, before - 3);
+    assert_eq!(
+        scimgate::events::prune_activity(&app.db, 90).await.unwrap(),
+        0
+    );
+}
+
 on_both_databases!(
+    activity_past_retention_is_pruned,
     each_change_writes_its_event,
     membership_events_one_per_member,
     connections_write_events,
