@@ -39,6 +39,9 @@ pub struct Config {
     pub rates: crate::http::limit::Rates,
     /// How long a write waits for the database before it is answered 503.
     pub write_wait: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (see
+    /// [`crate::http::web::client_address`]); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
@@ -62,6 +65,7 @@ impl Config {
             limits: crate::http::listen::Limits::default(),
             rates: crate::http::limit::Rates::default(),
             write_wait: crate::store::WRITE_WAIT,
+            trusted_proxies: Vec::new(),
         }
     }
 }

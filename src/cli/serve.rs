@@ -98,6 +98,14 @@ pub struct ServeArgs {
     /// Retry-After.
     #[arg(long, env = "SCIMGATE_WRITE_WAIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub write_wait_seconds: u64,
+
+    /// Networks of the reverse proxies or load balancers in front of
+    /// scimgate, comma-separated CIDRs (`10.0.0.0/8,192.168.1.10/32`): from
+    /// them, the client's address is read from X-Forwarded-For (for
+    /// sign-in throttling, rate limits and the activity log). None by
+    /// default: the socket's peer is the client.
+    #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub async fn run(
@@ -122,6 +130,7 @@ pub async fn run(
         max_headers: args.max_headers as usize,
     };
     config.write_wait = std::time::Duration::from_secs(args.write_wait_seconds);
+    config.trusted_proxies = args.trusted_proxies;
     config.rates = crate::http::limit::Rates {
         tenant: args.tenant_rate_limit,
         client: args.client_rate_limit,

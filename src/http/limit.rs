@@ -124,8 +124,14 @@ fn anonymous(method: &Method, path: &str) -> bool {
 /// Limits the anonymous endpoints per client address.
 pub async fn per_client(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if anonymous(req.method(), req.uri().path())
-        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Err(wait) = state.limiters().client(peer.ip())
+        && let Some(ip) = super::web::client_address(
+            req.headers(),
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            &state.config().trusted_proxies,
+        )
+        && let Err(wait) = state.limiters().client(ip)
     {
         state.metrics().rate_limited("client");
         let mut resp = (

@@ -551,3 +551,49 @@ async fn strict_transport_security_is_sent_only_behind_https() {
         );
     }
 }
+
+/// Behind a trusted proxy each client is limited by its own address (from
+/// X-Forwarded-For); without one the header is ignored, so a client cannot
+/// dodge the limit, or lock out others, by writing it.
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    async fn statuses(app: &TestApp, forwarded: &str, n: usize) -> Vec<u16> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let r = app
+                .client
+                .post(format!("{}/oauth/token", app.base))
+                .header("x-forwarded-for", forwarded)
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    }
+    let behind = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.rates.client = 2;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    // One client over its rate (burst 4) ...
+    let a = statuses(&behind, "203.0.113.5", 6).await;
+    assert_eq!(a.iter().filter(|s| **s == 429).count(), 2, "{a:?}");
+    // ... another, behind the same proxy, is not affected; an address the
+    // client put in front of its own counts for nothing.
+    let b = statuses(&behind, "198.51.100.1, 203.0.113.9", 3).await;
+    assert!(b.iter().all(|s| *s != 429), "{b:?}");
+
+    let direct = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.rates.client = 2;
+    })
+    .await
+    .unwrap();
+    let a = statuses(&direct, "203.0.113.5", 4).await;
+    assert!(a.iter().all(|s| *s != 429), "{a:?}");
+    // The same socket with another forged address is the same client.
+    let b = statuses(&direct, "198.51.100.1", 2).await;
+    assert!(b.iter().all(|s| *s == 429), "{b:?}");
+}
