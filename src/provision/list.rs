@@ -580,7 +580,7 @@ async fn scan(
         return Err(ScimError::bad_request(
             scim::ScimType::TooMany,
             format!(
-                "sorting by this attribute orders at most the first {MAX_SORT_WINDOW} results, and startIndex + count asks for {window}: narrow the filter, or sort by userName, externalId, displayName, meta.created or meta.lastModified"
+                "sorting by this attribute orders at most the first {MAX_SORT_WINDOW} results, and startIndex + count asks for {window}: narrow the filter, or sort by userName (Users), displayName (Groups), meta.created or meta.lastModified"
             ),
         ));
     }
