@@ -159,7 +159,9 @@ pub async fn show(
     uri: Uri,
 ) -> Result<Response, ConsoleError> {
     let query = uri.query().unwrap_or("");
-    let req = match authorize::validate(state.db(), &query_pairs(Some(query))).await {
+    let req = match authorize::validate(state.db(), state.public_url(), &query_pairs(Some(query)))
+        .await
+    {
         Ok(req) => req,
         Err(e) => return Ok(refused(e)),
     };
@@ -238,7 +240,9 @@ pub async fn decide(
             "Your session ended before you answered (you signed out, or your password was changed). Start again from Entra: click Authorize in the provisioning settings of your application.",
         ));
     };
-    let req = match authorize::validate(state.db(), &query_pairs(Some(&query))).await {
+    let req = match authorize::validate(state.db(), state.public_url(), &query_pairs(Some(&query)))
+        .await
+    {
         Ok(req) => req,
         Err(e) => return Ok(refused(e)),
     };

@@ -348,6 +348,7 @@ async fn as_metadata(State(state): State<AppState>) -> Response {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": [SCOPE],
+        "authorization_response_iss_parameter_supported": true,
     });
     json_public(&body)
 }

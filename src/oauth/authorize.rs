@@ -15,6 +15,9 @@ use super::{SCOPE, Settings, pkce};
 /// A validated authorization request.
 #[derive(Debug, Clone)]
 pub struct AuthzRequest {
+    /// scimgate's issuer identifier (its public URL), sent back as `iss`
+    /// with every authorization response (RFC 9207).
+    pub issuer: String,
     pub client: Client,
     pub redirect_uri: String,
     pub redirect_uri_sent: bool,
@@ -60,7 +63,11 @@ fn page(title: &str, message: impl Into<String>) -> AuthzError {
 }
 
 /// Validates the query of `GET /oauth/authorize`.
-pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzRequest, AuthzError> {
+pub async fn validate(
+    db: &Db,
+    issuer: &str,
+    params: &[(String, String)],
+) -> Result<AuthzRequest, AuthzError> {
     let client_id = match single(params, "client_id") {
         Ok(Some(id)) if !id.is_empty() => id,
         Ok(_) => {
@@ -123,6 +130,7 @@ pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzReque
         Err(_) => None,
     };
     let mut req = AuthzRequest {
+        issuer: issuer.to_string(),
         client,
         redirect_uri,
         redirect_uri_sent,
@@ -195,7 +203,8 @@ pub async fn validate(db: &Db, params: &[(String, String)]) -> Result<AuthzReque
     Ok(req)
 }
 
-/// The client's redirect URI with `pairs` and `state` added to its query.
+/// The client's redirect URI with `pairs`, `state` and `iss` added to its
+/// query.
 pub fn redirect_url(req: &AuthzRequest, pairs: &[(&str, &str)]) -> String {
     let mut url = match url::Url::parse(&req.redirect_uri) {
         Ok(u) => u,
@@ -211,6 +220,9 @@ pub fn redirect_url(req: &AuthzRequest, pairs: &[(&str, &str)]) -> String {
         if let Some(state) = &req.state {
             q.append_pair("state", state);
         }
+        // Which authorization server answered (RFC 9207), so that a client
+        // talking to several cannot be mixed up.
+        q.append_pair("iss", &req.issuer);
     }
     url.to_string()
 }

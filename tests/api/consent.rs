@@ -84,6 +84,8 @@ async fn unsupported_response_type_is_sent_back_with_the_state(app: TestApp) {
         "{back}"
     );
     assert!(pairs.contains(&("state".into(), "s 1".into())), "{back}");
+    // Error responses name the issuer too (RFC 9207).
+    assert!(pairs.contains(&("iss".into(), app.base.clone())), "{back}");
 }
 
 async fn entra_flow_signs_in_approves_and_echoes_the_state(app: TestApp) {
@@ -140,7 +142,9 @@ async fn entra_flow_signs_in_approves_and_echoes_the_state(app: TestApp) {
         let back = location(&browser.press(&decision, "approve").await);
         let prefix = format!("{PORTAL}?code=");
         assert!(back.starts_with(&prefix), "{back}");
-        let suffix = format!("&state={state}");
+        // State echoed exactly, then the issuer (RFC 9207).
+        let issuer: String = url::form_urlencoded::byte_serialize(app.base.as_bytes()).collect();
+        let suffix = format!("&state={state}&iss={issuer}");
         assert!(back.ends_with(&suffix), "state echoed exactly: {back}");
         let code = &back[prefix.len()..back.len() - suffix.len()];
         assert!(code.len() >= 40 && !code.contains('&'), "{back}");
@@ -194,7 +198,11 @@ async fn deny_sends_access_denied_with_the_state(app: TestApp) {
         back.starts_with(&format!("{PORTAL}?error=access_denied&")),
         "{back}"
     );
-    assert!(back.ends_with("&state=xyz"), "{back}");
+    let issuer: String = url::form_urlencoded::byte_serialize(app.base.as_bytes()).collect();
+    assert!(
+        back.ends_with(&format!("&state=xyz&iss={issuer}")),
+        "{back}"
+    );
     assert_eq!(codes(&app).await, 0);
     let log = activity::recent(&app.db, &app.tenant.id, 20).await.unwrap();
     assert!(log.iter().any(|e| e.operation == "oauth.consent.deny"));

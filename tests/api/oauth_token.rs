@@ -67,7 +67,7 @@ pub async fn code_for(app: &TestApp, c: &OAuthClient, extra: &[(&str, &str)]) ->
         ("state".to_string(), "1".to_string()),
     ];
     params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let req = authorize::validate(&app.db, &params)
+    let req = authorize::validate(&app.db, &app.base, &params)
         .await
         .expect("valid request");
     let url = authorize::approve(
@@ -551,12 +551,18 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
         ("client_id".to_string(), c.id.clone()),
     ];
     // Entra's client registers three URIs, so the request must name one.
-    assert!(authorize::validate(&quick.db, &params).await.is_err());
+    assert!(
+        authorize::validate(&quick.db, &quick.base, &params)
+            .await
+            .is_err()
+    );
     let mut settings = app_settings();
     settings.code_secs = 0;
     let mut params = params;
     params.push(("redirect_uri".into(), ENTRA_REDIRECT_URIS[2].into()));
-    let req = authorize::validate(&quick.db, &params).await.unwrap();
+    let req = authorize::validate(&quick.db, &quick.base, &params)
+        .await
+        .unwrap();
     let url = authorize::approve(&quick.db, &req, &c.admin_id, "a@b.example", &settings)
         .await
         .unwrap();
@@ -934,6 +940,10 @@ async fn metadata_documents_describe_the_server(app: TestApp) {
         r.body["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );
+    assert_eq!(
+        r.body["authorization_response_iss_parameter_supported"],
+        true
+    );
     let grants: Vec<&str> = r.body["grant_types_supported"]
         .as_array()
         .unwrap()
@@ -1003,7 +1013,7 @@ async fn oauth2_library_flow(app: &TestApp) {
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let req = authorize::validate(&app.db, &params)
+    let req = authorize::validate(&app.db, &app.base, &params)
         .await
         .expect("library's request is valid");
     let redirect = authorize::approve(
