@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::response::IntoResponse as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -53,22 +54,36 @@ impl Default for Limits {
     }
 }
 
+/// What the listener serves: the application's service, answering every
+/// request (its errors are responses).
+pub trait App:
+    tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Serves `app` on `listener` until `stop` completes, then lets the
 /// connections finish their requests in flight (the caller bounds how long).
-pub async fn serve<S>(
+pub async fn serve<S: App>(
     listener: TcpListener,
     app: S,
     limits: Limits,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let app = RequestTimeout::new(app, limits.request_timeout);
+) -> std::io::Result<()> {
+    let app = RequestTimeout {
+        app,
+        limit: limits.request_timeout,
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -146,18 +161,7 @@ struct RequestTimeout<S> {
     limit: Duration,
 }
 
-impl<S> RequestTimeout<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    fn new(app: S, limit: Duration) -> Self {
-        RequestTimeout { app, limit }
-    }
-
+impl<S: App> RequestTimeout<S> {
     fn call(
         &self,
         req: Request<Body>,
@@ -216,26 +220,13 @@ fn timed_out(client_slow: bool, scim: bool, limit: Duration) -> Response<Body> {
     };
     tracing::warn!(status = status.as_u16(), "request timed out");
     let mut resp = if scim {
-        let body = serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": status.as_u16().to_string(),
-            "detail": detail,
-        });
-        let mut r = Response::new(Body::from(body.to_string()));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/scim+json"),
-        );
-        r
+        super::scim::scim_json(
+            status,
+            &scim::ScimError::new(status.as_u16(), None, detail).to_json(),
+        )
     } else {
-        let mut r = Response::new(Body::from(detail));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        r
+        (status, detail).into_response()
     };
-    *resp.status_mut() = status;
     if client_slow {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -17,7 +17,10 @@ fn addr(app: &TestApp) -> String {
 
 /// Reads until the server closes the connection (or `limit` passes);
 /// returns what arrived and whether the connection was closed.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+async fn read_until_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> (String, bool) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + limit;
@@ -115,37 +118,17 @@ async fn a_trickled_body_gets_408_within_the_request_timeout_and_stores_nothing(
     );
     s.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
-    let writer = {
-        let body = body.clone();
-        let (mut r, mut w) = s.into_split();
-        let task = tokio::spawn(async move {
-            for b in body.bytes() {
-                if w.write_all(&[b]).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut r, mut w) = s.into_split();
+    let trickle = tokio::spawn(async move {
+        for b in body.bytes() {
+            if w.write_all(&[b]).await.is_err() {
+                return;
             }
-        });
-        let (got, closed) = {
-            let mut got = Vec::new();
-            let mut buf = [0u8; 4096];
-            let mut closed = false;
-            while started.elapsed() < Duration::from_secs(15) {
-                match tokio::time::timeout(Duration::from_millis(200), r.read(&mut buf)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-                    Err(_) => {}
-                }
-            }
-            (String::from_utf8_lossy(&got).into_owned(), closed)
-        };
-        task.abort();
-        (got, closed)
-    };
-    let (got, closed) = writer;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let (got, closed) = read_until_closed(&mut r, Duration::from_secs(15)).await;
+    trickle.abort();
     let elapsed = started.elapsed();
     assert!(got.starts_with("HTTP/1.1 408"), "{got}");
     assert!(got.contains("scim:api:messages:2.0:Error"), "{got}");
