@@ -99,10 +99,11 @@ pub async fn validate(
             if !client.redirect_uris.iter().any(|r| r == uri) {
                 return Err(page(
                     "Redirect URI not registered",
+                    // The registered URIs are not listed: the page is
+                    // shown to whoever follows the link.
                     format!(
-                        "The redirect URI {uri:?} is not registered for the client {:?}. Registered: {}.",
+                        "The redirect URI {uri:?} is not registered for the client {:?}. Compare the client's redirect URIs in scimgate's console with what your identity provider sends.",
                         client.name,
-                        client.redirect_uris.join(", ")
                     ),
                 ));
             }
@@ -141,7 +142,13 @@ pub async fn validate(
     let fail = |req: &AuthzRequest, code: &str, description: &str| {
         AuthzError::Redirect(redirect_url(
             req,
-            &[("error", code), ("error_description", description)],
+            &[
+                ("error", code),
+                (
+                    "error_description",
+                    &super::error::wire_description(description),
+                ),
+            ],
         ))
     };
     for name in [

@@ -86,14 +86,48 @@ impl OAuthError {
     pub fn to_json(&self) -> Value {
         json!({
             "error": self.code.as_str(),
-            "error_description": self.description,
+            "error_description": wire_description(&self.description),
         })
     }
+}
+
+/// `error_description` as RFC 6749 §5.2 allows it: printable ASCII without
+/// `"` and `\` (%x20-21 / %x23-5B / %x5D-7E). Quotes become apostrophes,
+/// anything else outside the set a `?`, so a description that quotes what
+/// the client sent stays readable and never breaks a strict parser.
+pub fn wire_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl From<sqlx::Error> for OAuthError {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "database error in the authorization server");
         OAuthError::server_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_characters_rfc_6749_allows() {
+        let e = OAuthError::invalid_request("grant_type \"pässword\"\n sent\\twice");
+        let wire = e.to_json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(wire, "grant_type 'p?ssword'? sent/twice");
+        assert!(
+            wire.chars()
+                .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'))
+        );
     }
 }

@@ -200,7 +200,16 @@ async fn authorization_code(
         ));
     };
     if code.used_at.is_some() {
-        // RFC 6749 §4.1.2: a second use revokes what the first issued.
+        // RFC 6749 §4.1.2: a second use revokes what the first issued — but
+        // only when the client it was issued to presents it again: another
+        // client holding a leaked code must not be able to cut the
+        // connection.
+        if code.client_id != client.id {
+            tx.commit().await?;
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
         if let Some(gid) = &code.grant_id {
             grants::revoke_grant(&mut tx, gid, "authorization code used twice").await?;
         }
@@ -222,14 +231,15 @@ async fn authorization_code(
         Some("the authorization code was issued to another client")
     } else if code.expires_at.as_str() <= now().as_str() {
         Some("the authorization code has expired; authorize again")
+    } else if redirect_uri.is_none() && code.redirect_uri_sent {
+        // RFC 6749 §4.1.3: required when the authorization request had one.
+        Some(
+            "redirect_uri is required: the authorization request named one, so the token request must repeat it",
+        )
     } else if redirect_uri
         .as_deref()
         .is_some_and(|r| r != code.redirect_uri)
     {
-        // RFC 6749 §4.1.3 wants redirect_uri repeated when the authorization
-        // request had one; Entra's documentation does not promise it does.
-        // A missing one is accepted (the code is already bound to the client
-        // and to an exactly registered URI); a different one never is.
         Some("redirect_uri differs from the one the code was issued for")
     } else {
         match (&code.code_challenge, &verifier) {

@@ -63,6 +63,10 @@ async fn unknown_clients_and_redirect_uris_get_an_error_page(app: TestApp) {
     let text = main_text(&r.text);
     assert!(text.contains("Redirect URI not registered"), "{text}");
     assert!(text.contains("https://evil.example/cb"), "{text}");
+    assert!(
+        !text.contains("portal.azure.com"),
+        "the page does not list the client's registered URIs: {text}"
+    );
     assert_eq!(codes(&app).await, 0);
 }
 

@@ -481,6 +481,34 @@ async fn connections_manage_secrets_grants_and_tokens_with_immediate_effect(app:
             .contains(&format!("/connections/grants/{}/revoke", grant.id))
     );
 
+    // A client-credentials connection, revoked: its token dies and its
+    // client gets no new one (it would otherwise open a new connection).
+    let issued = client_credentials(&app, &client.id, &second_secret).await;
+    issued.expect(200);
+    let cc_access = issued.body["access_token"].as_str().unwrap().to_string();
+    test_connection(&app, &cc_access).await.expect(200);
+    let cc_grant = grants::list(&app.db, &app.tenant.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.client_id == client.id && g.revoked_at.is_none())
+        .unwrap();
+    let revoked = browser
+        .submit(&form(
+            &page.text,
+            &format!("/connections/grants/{}/revoke", cc_grant.id),
+        ))
+        .await;
+    assert_eq!(location(&revoked), "/connections");
+    test_connection(&app, &cc_access).await.expect(401);
+    let r = client_credentials(&app, &client.id, &second_secret).await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.text);
+    assert_eq!(r.body["error"], "invalid_client");
+    let page = browser.get("/connections").await;
+    let text = main_text(&page.text);
+    assert!(text.contains("its client was revoked"), "{text}");
+    assert!(text.contains("Entra staging revoked"), "{text}");
+
     // Secret tokens: created with an expiry, shown once, revoked at once.
     let mut f = form(&page.text, "/connections/tokens");
     f.set("name", "Provisioning").set("expires_in_days", "7");

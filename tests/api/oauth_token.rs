@@ -243,7 +243,11 @@ async fn refresh_rotates_and_old_access_token_keeps_working(app: TestApp) {
     let code = code_for(&app, &c, &[]).await;
     let first = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -294,7 +298,11 @@ async fn refresh_retry_within_grace_window_is_not_reuse(app: TestApp) {
     let code = code_for(&app, &c, &[]).await;
     let first = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -351,7 +359,11 @@ async fn refresh_retry_within_grace_window_is_not_reuse(app: TestApp) {
     let code = code_for(&strict, &c, &[]).await;
     let first = token(
         &strict,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -406,7 +418,11 @@ async fn code_reuse_revokes_what_the_first_use_issued(app: TestApp) {
     let code = code_for(&app, &c, &[]).await;
     let first = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -415,9 +431,43 @@ async fn code_reuse_revokes_what_the_first_use_issued(app: TestApp) {
         test_connection(&app, &access_token(&first)).await,
         StatusCode::OK
     );
+    // Another client holding the used code cannot cut the connection.
+    let other = oauth_client(
+        &app,
+        &app.tenant.id,
+        &[ENTRA_REDIRECT_URIS[0].to_string()],
+        "intruder@acme.example",
+    )
+    .await;
+    let stolen = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
+        Some((&other.id, &other.secret)),
+    )
+    .await;
+    oauth_error(&stolen, 400, "invalid_grant");
+    assert!(
+        stolen.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another client")
+    );
+    assert_eq!(
+        test_connection(&app, &access_token(&first)).await,
+        StatusCode::OK,
+        "a used code presented by another client leaves the connection alone"
+    );
     let second = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -458,11 +508,30 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
     let code = code_for(&app, &c, &[]).await;
     let r = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&other.id, &other.secret)),
     )
     .await;
     oauth_error(&r, 400, "invalid_grant");
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
+        Some((&c.id, &c.secret)),
+    )
+    .await;
+    oauth_error(&r, 400, "invalid_grant");
+
+    // redirect_uri, when sent in the authorization request, must be
+    // repeated (RFC 6749 §4.1.3) ...
+    let code = code_for(&app, &c, &[]).await;
     let r = token(
         &app,
         &[("grant_type", "authorization_code"), ("code", &code)],
@@ -470,8 +539,13 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
     )
     .await;
     oauth_error(&r, 400, "invalid_grant");
-
-    // redirect_uri, when sent in the authorization request, must match.
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("redirect_uri is required")
+    );
+    // ... and match.
     let code = code_for(&app, &c, &[]).await;
     let r = token(
         &app,
@@ -495,7 +569,11 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
     let code = code_for(&app, &c, &pkce).await;
     let r = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -506,6 +584,7 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
             (
                 "code_verifier",
                 "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
@@ -521,6 +600,7 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
             ("code_verifier", verifier),
         ],
         Some((&c.id, &c.secret)),
@@ -534,6 +614,7 @@ async fn code_is_bound_to_client_redirect_uri_and_pkce(app: TestApp) {
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
             ("code_verifier", verifier),
         ],
         Some((&c.id, &c.secret)),
@@ -674,7 +755,11 @@ async fn revocation_and_introspection(app: TestApp) {
     let code = code_for(&app, &c, &[]).await;
     let t = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&c.id, &c.secret)),
     )
     .await;
@@ -813,7 +898,11 @@ async fn tokens_never_cross_tenants(app: TestApp) {
     let code = code_for(&app, &a, &[]).await;
     let r = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&b.id, &b.secret)),
     )
     .await;
@@ -821,7 +910,11 @@ async fn tokens_never_cross_tenants(app: TestApp) {
     let code = code_for(&app, &a, &[]).await;
     let ta = token(
         &app,
-        &[("grant_type", "authorization_code"), ("code", &code)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ],
         Some((&a.id, &a.secret)),
     )
     .await;

@@ -389,10 +389,12 @@ pub async fn revoke_grant(
         Some(g) if g.tenant_id == current.tenant.id => g,
         _ => return Err(not_found("connection")),
     };
-    let text = if manage::revoke_grant(state.db(), &grant, &current.actor()).await? {
-        "Connection revoked: its access and refresh tokens stopped working at once. Entra must be authorized again to reconnect."
-    } else {
+    let text = if !manage::revoke_grant(state.db(), &grant, &current.actor()).await? {
         "That connection was already revoked."
+    } else if grant.kind == grants::KIND_CLIENT_CREDENTIALS {
+        "Connection revoked: its access tokens stopped working at once, and its client was revoked so that its credentials get no new token. Create a new client to reconnect."
+    } else {
+        "Connection revoked: its access and refresh tokens stopped working at once. Entra must be authorized again to reconnect."
     };
     set_notice(&current.session, text).await?;
     Ok(see_other("/connections"))
