@@ -16,7 +16,7 @@ use tower_sessions::Session;
 
 use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
 use crate::http::AppState;
-use crate::http::session::{self, csrf_token, require_csrf};
+use crate::http::session::{self, SigninCsrf, require_csrf};
 use crate::http::web::ClientIp;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::admins::{self, Admin};
@@ -48,7 +48,7 @@ fn purpose_of(next: &str) -> Option<&'static str> {
 /// `GET /signin?next=…`
 pub async fn form(
     State(state): State<AppState>,
-    session: Session,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ConsoleError> {
     let next = query_pairs(uri.query())
@@ -56,8 +56,9 @@ pub async fn form(
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v)
         .unwrap_or_default();
+    let csrf = SigninCsrf::of(&headers);
     let page = SignInPage {
-        csrf: csrf_token(&session).await?,
+        csrf: csrf.token.clone(),
         email: String::new(),
         purpose: purpose_of(&next),
         next,
@@ -66,7 +67,7 @@ pub async fn form(
         sso_notice: None,
         sso_email: String::new(),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(csrf.attach(render(StatusCode::OK, &page), state.secure_cookies()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +114,7 @@ pub async fn submit(
     session: Session,
     HtmlForm(form): HtmlForm<SignInForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&session, form.csrf.as_deref()).await?;
+    SigninCsrf::require(&headers, form.csrf.as_deref())?;
     let db = state.db();
     let email = form.email.trim().to_string();
     let next = form.next.unwrap_or_default();
@@ -121,11 +122,12 @@ pub async fn submit(
     let address_key = format!("addr:{ip}");
 
     let sso = super::sso::choices(&state).await?;
-    let again = |status: StatusCode, error: String, csrf: String| {
+    let csrf = form.csrf.clone().unwrap_or_default();
+    let again = |status: StatusCode, error: String| {
         render(
             status,
             &SignInPage {
-                csrf,
+                csrf: csrf.clone(),
                 email: email.clone(),
                 purpose: purpose_of(&next),
                 next: next.clone(),
@@ -157,11 +159,7 @@ pub async fn submit(
             "Too many failed sign-ins. For your protection, signing in is paused; try again after {} UTC.",
             minute_after(&until)
         );
-        return Ok(again(
-            StatusCode::TOO_MANY_REQUESTS,
-            message,
-            csrf_token(&session).await?,
-        ));
+        return Ok(again(StatusCode::TOO_MANY_REQUESTS, message));
     }
     let delay = verdicts
         .iter()
@@ -206,7 +204,6 @@ pub async fn submit(
             Ok(again(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 WRONG_CREDENTIALS.to_string(),
-                csrf_token(&session).await?,
             ))
         }
     }

@@ -24,7 +24,7 @@ use tower_sessions::Session;
 use super::signin::{SignInPage, complete, request_id};
 use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
 use crate::http::AppState;
-use crate::http::session::{csrf_token, require_csrf};
+use crate::http::session::SigninCsrf;
 use crate::http::web::ClientIp;
 use crate::oidc::{self, Flow, OidcError, Provider};
 use crate::store::activity::{self, Actor, Entry};
@@ -132,7 +132,7 @@ pub async fn start(
     session: Session,
     HtmlForm(form): HtmlForm<StartForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&session, form.csrf.as_deref()).await?;
+    SigninCsrf::require(&headers, form.csrf.as_deref())?;
     let next = form.next.unwrap_or_default();
     let email = form.email.unwrap_or_default().trim().to_string();
     let global = state.config().oidc.is_some();
@@ -148,7 +148,7 @@ pub async fn start(
         // The same answer for unknown addresses and admins without single
         // sign-on.
         let page = SignInPage {
-            csrf: csrf_token(&session).await?,
+            csrf: form.csrf.unwrap_or_default(),
             email: String::new(),
             purpose: None,
             next,

@@ -130,6 +130,12 @@ impl AppState {
         &self.inner.config
     }
 
+    /// Whether cookies are marked `Secure`: when the public URL is https
+    /// (plain http is only for local use and tests).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
     }

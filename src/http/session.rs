@@ -8,7 +8,12 @@
 //!   out, so changing a password ends every session opened before;
 //! - [`TOUCHED_AT`]: when the session was last rewritten (Unix seconds), so
 //!   that inactivity expiry is extended without a write on every request;
-//! - [`CSRF`]: the token compared with every form's hidden `csrf` field.
+//! - [`CSRF`]: the token compared with every form's hidden `csrf` field;
+//! - [`SIGNED_IN_AT`]: when the session was signed in (Unix seconds): it
+//!   ends [`ABSOLUTE`] after that, however active it stays.
+//!
+//! The forms shown before sign-in store nothing on the server: their CSRF
+//! token travels in a cookie of its own ([`SigninCsrf`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -24,9 +29,95 @@ pub const ADMIN_ID: &str = "admin_id";
 pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";
 pub const TOUCHED_AT: &str = "touched_at";
 pub const CSRF: &str = "csrf";
+pub const SIGNED_IN_AT: &str = "signed_in_at";
 
 /// Sessions end after this long without a request.
 pub const INACTIVITY: time::Duration = time::Duration::hours(8);
+/// ... and this long after sign-in, whatever the activity (Keycloak's
+/// "SSO Session Max" default): a stolen session cookie stays useful for
+/// at most a working day.
+pub const ABSOLUTE: time::Duration = time::Duration::hours(10);
+
+/// The cookie of the sign-in forms' CSRF token.
+pub const SIGNIN_COOKIE: &str = "scimgate_signin";
+
+/// CSRF protection for the forms shown before sign-in (password sign-in and
+/// the e-mail-first single sign-on step), without a server-side record: an
+/// anonymous flood of `GET /signin` must not fill the sessions table. The
+/// token is a random value kept in a `SameSite=Strict`, `HttpOnly` cookie
+/// scoped to `/signin` and repeated in the form; a submission must present
+/// both, equal (the double-submit pattern). Another site can neither read
+/// the cookie nor make the browser send it.
+#[derive(Debug, Clone)]
+pub struct SigninCsrf {
+    pub token: String,
+    /// Whether the browser does not hold it yet (the answer sets it).
+    fresh: bool,
+}
+
+fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A token as [`crate::secret::generate`] makes them: 43 base64url bytes.
+fn plausible_token(t: &str) -> bool {
+    t.len() == 43
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl SigninCsrf {
+    /// The browser's token, or a new one.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        match cookie_value(headers, SIGNIN_COOKIE).filter(|t| plausible_token(t)) {
+            Some(t) => SigninCsrf {
+                token: t.to_string(),
+                fresh: false,
+            },
+            None => SigninCsrf {
+                token: crate::secret::generate(""),
+                fresh: true,
+            },
+        }
+    }
+
+    /// Refuses a submission whose form token is missing or is not the
+    /// cookie's (constant time).
+    pub fn require(
+        headers: &axum::http::HeaderMap,
+        presented: Option<&str>,
+    ) -> Result<(), ConsoleError> {
+        let cookie = cookie_value(headers, SIGNIN_COOKIE).filter(|t| plausible_token(t));
+        match (cookie, presented) {
+            (Some(c), Some(p)) if bool::from(c.as_bytes().ct_eq(p.as_bytes())) => Ok(()),
+            _ => Err(ConsoleError::form_expired()),
+        }
+    }
+
+    /// `response` with the cookie set when the browser did not have it.
+    pub fn attach(&self, mut response: Response, secure: bool) -> Response {
+        if self.fresh {
+            let cookie = format!(
+                "{SIGNIN_COOKIE}={}; Path=/signin; HttpOnly; SameSite=Strict{}",
+                self.token,
+                if secure { "; Secure" } else { "" }
+            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, v);
+            }
+        }
+        response
+    }
+}
 /// A signed-in session is rewritten (extending its expiry) at most this often.
 const TOUCH_EVERY_SECS: i64 = 15 * 60;
 
@@ -73,6 +164,12 @@ pub async fn sign_in(session: &Session, admin: &Admin) -> Result<(), ConsoleErro
     session.insert(CSRF, crate::secret::generate("")).await?;
     session.insert(ADMIN_ID, &admin.id).await?;
     session
+        .insert(
+            SIGNED_IN_AT,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .await?;
+    session
         .insert(PASSWORD_CHANGED_AT, &admin.password_changed_at)
         .await?;
     session
@@ -95,11 +192,17 @@ pub async fn signed_in_admin(
     let Some(id) = session.get::<String>(ADMIN_ID).await? else {
         return Ok(None);
     };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
+    if now - signed_in_at >= ABSOLUTE.whole_seconds() {
+        // Past the absolute lifetime: sign in again.
+        session.flush().await?;
+        return Ok(None);
+    }
     let stamp = session.get::<String>(PASSWORD_CHANGED_AT).await?;
     let admin = admins::by_id(state.db(), &id).await?;
     match admin {
         Some(admin) if stamp.as_deref() == Some(admin.password_changed_at.as_str()) => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let touched = session.get::<i64>(TOUCHED_AT).await?.unwrap_or(0);
             if now - touched >= TOUCH_EVERY_SECS {
                 session.insert(TOUCHED_AT, now).await?;

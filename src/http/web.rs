@@ -58,7 +58,7 @@ async fn stylesheet() -> Response {
 /// The browser routes with their session layer. The cookie is `Secure` when
 /// the public URL is https (plain http is only for local use and tests).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let secure = state.public_url().starts_with("https://");
+    let secure = state.secure_cookies();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db().clone()))
         .with_name(SESSION_COOKIE)
         .with_secure(secure)

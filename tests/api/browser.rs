@@ -13,6 +13,8 @@ use crate::helpers::{Reply, TestApp, send};
 
 /// Name of the console's session cookie.
 pub const SESSION_COOKIE: &str = "scimgate_session";
+/// Name of the sign-in forms' CSRF cookie.
+pub const SIGNIN_COOKIE: &str = "scimgate_signin";
 
 /// The password every test account gets from [`create_admin`].
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -8,8 +8,8 @@ use scimgate::store::{admins, throttle};
 use sqlx::Row as _;
 
 use crate::browser::{
-    Browser, PASSWORD, SESSION_COOKIE, create_admin, expect_html, form, location, main_text,
-    session_cookie, set_cookie,
+    Browser, PASSWORD, SESSION_COOKIE, SIGNIN_COOKIE, create_admin, create_entra_client,
+    expect_html, form, location, main_text, session_cookie, set_cookie,
 };
 use crate::helpers::TestApp;
 use crate::on_both_databases;
@@ -19,6 +19,15 @@ const WRONG: &str = "E-mail or password is wrong.";
 async fn session_rows(app: &TestApp, id: &str) -> i64 {
     sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE id = $1")
         .bind(id)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
+}
+
+async fn all_session_rows(app: &TestApp) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM sessions")
         .fetch_one(app.db.reader())
         .await
         .unwrap()
@@ -42,11 +51,14 @@ async fn sign_in_succeeds_with_a_new_session_id(app: TestApp) {
     let page = browser.get("/signin").await;
     page.expect(200);
     expect_html(&page);
-    let before =
-        session_cookie(&page).expect("the sign-in page starts a session for its CSRF token");
-    let line = set_cookie(&page, SESSION_COOKIE).unwrap();
+    // The page stores nothing on the server: its CSRF token lives in a
+    // cookie of its own, scoped to the sign-in forms.
+    assert!(session_cookie(&page).is_none(), "no session before sign-in");
+    assert_eq!(all_session_rows(&app).await, 0);
+    let line = set_cookie(&page, SIGNIN_COOKIE).expect("the sign-in form's cookie");
     assert!(line.contains("HttpOnly"), "{line}");
-    assert!(line.contains("SameSite=Lax"), "{line}");
+    assert!(line.contains("SameSite=Strict"), "{line}");
+    assert!(line.contains("Path=/signin"), "{line}");
     assert!(!line.contains("Secure"), "plain-http test server: {line}");
     let csp = page.header("content-security-policy").unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
@@ -60,19 +72,15 @@ async fn sign_in_succeeds_with_a_new_session_id(app: TestApp) {
         .set("password", PASSWORD);
     let r = browser.submit(&f).await;
     assert_eq!(location(&r), "/");
-    let after = session_cookie(&r).expect("sign-in sets the cycled session cookie");
-    assert_ne!(before, after, "the session id must change at sign-in");
+    let after = session_cookie(&r).expect("sign-in sets the session cookie");
     let line = set_cookie(&r, SESSION_COOKIE).unwrap();
     assert!(
         line.contains("HttpOnly") && line.contains("SameSite=Lax"),
         "{line}"
     );
-    assert_eq!(
-        session_rows(&app, &before).await,
-        0,
-        "the pre-sign-in session is deleted"
-    );
+    assert!(!line.contains("Secure"), "plain-http test server: {line}");
     assert_eq!(session_rows(&app, &after).await, 1);
+    assert_eq!(all_session_rows(&app).await, 1);
 
     let home = browser.get("/").await;
     home.expect(200);
@@ -154,9 +162,13 @@ async fn forms_without_the_csrf_token_are_refused(app: TestApp) {
         assert!(text.contains("Request id:"), "{text}");
         assert!(session_cookie(&r).is_none(), "no session is started");
     }
-    // A browser without the session (another site posting) is refused too.
+    // A browser without the cookie (another site posting) is refused too.
     let other = Browser::fresh(&app);
     other.submit(&f).await.expect(403);
+    // So is a browser whose cookie differs from the form's token.
+    let third = Browser::fresh(&app);
+    third.get("/signin").await.expect(200);
+    third.submit(&f).await.expect(403);
 
     assert_eq!(location(&browser.get("/").await), "/signin?next=%2F");
     assert!(!operations(&app).await.contains(&"admin.signin".to_string()));
@@ -387,7 +399,84 @@ async fn concurrent_guesses_cannot_pass_the_limit_together(app: TestApp) {
     );
 }
 
+/// A flood of anonymous page views (the sign-in page, an authorization
+/// request before sign-in, a wrong sign-in) writes no session.
+async fn anonymous_visitors_store_no_session(app: TestApp) {
+    create_admin(&app, Some(&app.tenant.id), "erin@acme.example").await;
+    let (client, _) = create_entra_client(&app, &app.tenant.id, "Entra").await;
+    for _ in 0..25 {
+        Browser::fresh(&app).get("/signin").await.expect(200);
+    }
+    let browser = Browser::fresh(&app);
+    let r = browser
+        .get(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fportal.azure.com%2FTokenAuthorize&state=1",
+            client.id
+        ))
+        .await;
+    assert!(location(&r).starts_with("/signin?next="), "{}", r.text);
+    let page = browser.get(&location(&r)).await;
+    let mut f = form(&page.text, "/signin");
+    f.set("email", "erin@acme.example").set("password", "wrong");
+    browser.submit(&f).await.expect(422);
+    assert_eq!(all_session_rows(&app).await, 0);
+    // The page re-shown after the failure carries the same token, so a
+    // second try from it works.
+    let again = browser
+        .get(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fportal.azure.com%2FTokenAuthorize&state=1",
+            client.id
+        ))
+        .await;
+    let page = browser.get(&location(&again)).await;
+    let mut f = form(&page.text, "/signin");
+    f.set("email", "erin@acme.example")
+        .set("password", PASSWORD);
+    let r = browser.submit(&f).await;
+    assert!(location(&r).starts_with("/oauth/authorize"), "{}", r.text);
+    assert_eq!(all_session_rows(&app).await, 1);
+}
+
+/// However active, a session ends ten hours after sign-in.
+async fn sessions_end_ten_hours_after_sign_in(app: TestApp) {
+    create_admin(&app, Some(&app.tenant.id), "frank@acme.example").await;
+    let browser = Browser::of(&app);
+    browser.sign_in("frank@acme.example", PASSWORD).await;
+    browser.get("/").await.expect(200);
+    // Nine hours ago: still signed in. Eleven: signed out, record deleted.
+    for (hours_ago, signed_in) in [(9, true), (11, false)] {
+        let row = sqlx::query("SELECT id, data FROM sessions")
+            .fetch_one(app.db.reader())
+            .await
+            .unwrap();
+        let id: String = row.try_get("id").unwrap();
+        let data: String = row.try_get("data").unwrap();
+        // Edited as text: the record's id is a 128-bit number that a
+        // serde_json::Value would round to a float.
+        let at = time::OffsetDateTime::now_utc().unix_timestamp() - hours_ago * 3600;
+        let key = "\"signed_in_at\":";
+        let start = data.find(key).expect("signed_in_at is recorded") + key.len();
+        let end = start + data[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        let edited = format!("{}{at}{}", &data[..start], &data[end..]);
+        sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
+            .bind(edited)
+            .bind(&id)
+            .execute(app.db.writer())
+            .await
+            .unwrap();
+        let home = browser.get("/").await;
+        if signed_in {
+            home.expect(200);
+        } else {
+            assert_eq!(location(&home), "/signin?next=%2F");
+            assert_eq!(session_rows(&app, &id).await, 0);
+        }
+    }
+}
+
 on_both_databases!(
+    anonymous_visitors_store_no_session,
+    sessions_end_ten_hours_after_sign_in,
     concurrent_guesses_cannot_pass_the_limit_together,
     sign_in_succeeds_with_a_new_session_id,
     wrong_password_and_unknown_account_read_the_same,

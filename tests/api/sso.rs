@@ -299,11 +299,18 @@ async fn tenant_sso_signs_in_the_mapped_admin(app: TestApp, idp: Idp) {
     enable_for(&app, &idp, &app.tenant.id, ACME).await;
     let browser = Browser::fresh(&app);
     let page = browser.get("/signin").await;
-    let before = session_cookie(&page).expect("the sign-in page starts a session");
+    assert!(
+        session_cookie(&page).is_none(),
+        "the sign-in page stores nothing"
+    );
 
     // E-mail-first, any case: the tenant's provider, with a login hint and
-    // PKCE, state and nonce.
-    let authorize = start(&browser, Via::Email("alice@ACME.example")).await;
+    // PKCE, state and nonce, kept in a session started here.
+    let mut f = sso_form(&page.text, true);
+    f.set("email", "alice@ACME.example");
+    let started = browser.submit(&f).await;
+    let before = session_cookie(&started).expect("single sign-on starts a session for its state");
+    let authorize = location(&started);
     assert_eq!(client_id_of(&authorize), ACME.0);
     let query: Vec<(String, String)> = url::Url::parse(&authorize)
         .unwrap()
