@@ -42,12 +42,24 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (see
     /// [`crate::http::web::client_address`]); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whether tenants' single sign-on providers may be on internal
+    /// addresses (see [`crate::oidc::Reach`]); off by default.
+    pub allow_private_sso_issuers: bool,
 }
 
 /// The operator's single sign-on provider (see [`crate::oidc::Provider`]).
 pub use crate::oidc::Provider as OidcProvider;
 
 impl Config {
+    /// Which addresses tenants' single sign-on providers may have.
+    pub fn tenant_sso_reach(&self) -> crate::oidc::Reach {
+        if self.allow_private_sso_issuers {
+            crate::oidc::Reach::Any
+        } else {
+            crate::oidc::Reach::PublicOnly
+        }
+    }
+
     pub fn new(database_url: &str, bind: SocketAddr) -> Config {
         Config {
             database_url: database_url.to_string(),
@@ -66,6 +78,7 @@ impl Config {
             rates: crate::http::limit::Rates::default(),
             write_wait: crate::store::WRITE_WAIT,
             trusted_proxies: Vec::new(),
+            allow_private_sso_issuers: false,
         }
     }
 }

@@ -106,6 +106,14 @@ pub struct ServeArgs {
     /// default: the socket's peer is the client.
     #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Let tenants' single sign-on providers be on internal addresses
+    /// (loopback, private, link-local). Off by default: a tenant admin's
+    /// issuer URL cannot make scimgate reach internal services. For
+    /// on-premises providers and tests. The operator's own provider
+    /// (--oidc-issuer) is never restricted.
+    #[arg(long, env = "SCIMGATE_ALLOW_PRIVATE_SSO_ISSUERS")]
+    pub allow_private_sso_issuers: bool,
 }
 
 pub async fn run(
@@ -131,6 +139,7 @@ pub async fn run(
     };
     config.write_wait = std::time::Duration::from_secs(args.write_wait_seconds);
     config.trusted_proxies = args.trusted_proxies;
+    config.allow_private_sso_issuers = args.allow_private_sso_issuers;
     config.rates = crate::http::limit::Rates {
         tenant: args.tenant_rate_limit,
         client: args.client_rate_limit,
@@ -145,6 +154,7 @@ pub async fn run(
                 .map_err(|e| anyhow::anyhow!("--oidc-issuer: {e}"))?,
             client_id,
             client_secret,
+            reach: crate::oidc::Reach::Any,
         });
     }
     let server = Server::bind(config).await?;

@@ -79,6 +79,7 @@ async fn provider_of(state: &AppState, scope: &Scope) -> Result<Option<Provider>
             issuer: s.issuer,
             client_id: s.client_id,
             client_secret: s.client_secret,
+            reach: state.config().tenant_sso_reach(),
         }),
     })
 }

@@ -96,6 +96,10 @@ pub async fn any_enabled(db: &Db) -> Result<bool, SqlError> {
 pub enum SaveError {
     #[error("no client secret is stored yet: enter the one the provider gave you")]
     SecretRequired,
+    /// The issuer changes and no new secret was given: the stored secret is
+    /// only ever sent to the provider it was given for, so it is not kept.
+    #[error("the issuer changes: enter the client secret of the new provider")]
+    NewIssuerNeedsSecret,
     #[error(transparent)]
     Db(#[from] SqlError),
 }
@@ -110,18 +114,24 @@ pub async fn save(
 ) -> Result<TenantSso, SaveError> {
     let mut tx = db.begin().await?;
     let stored = sqlx::query(&format!(
-        "SELECT client_secret FROM tenant_sso WHERE tenant_id = $1{}",
+        "SELECT issuer, client_secret FROM tenant_sso WHERE tenant_id = $1{}",
         db.backend().for_update()
     ))
     .bind(tenant_id)
     .fetch_optional(&mut *tx)
     .await?
-    .map(|r| r.try_get::<String, _>("client_secret"))
+    .map(|r| {
+        Ok::<_, SqlError>((
+            r.try_get::<String, _>("issuer")?,
+            r.try_get::<String, _>("client_secret")?,
+        ))
+    })
     .transpose()?;
     let exists = stored.is_some();
     let secret = match (&change.client_secret, stored) {
         (Some(new), _) => new.clone(),
-        (None, Some(old)) => old,
+        (None, Some((issuer, old))) if issuer == change.issuer => old,
+        (None, Some(_)) => return Err(SaveError::NewIssuerNeedsSecret),
         (None, None) => return Err(SaveError::SecretRequired),
     };
     let saved = TenantSso {

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use scimgate::config::OidcProvider;
+use scimgate::oidc::Reach;
 use scimgate::store::activity::Actor;
 use scimgate::store::sso::{self, SsoChange};
 use scimgate::store::tenants;
@@ -144,6 +145,7 @@ impl Idp {
             issuer: self.issuer.clone(),
             client_id: GLOBAL.0.to_string(),
             client_secret: GLOBAL.1.to_string(),
+            reach: Reach::Any,
         }
     }
 
@@ -167,7 +169,12 @@ macro_rules! with_provider {
                 async fn run(backend: Backend) {
                     let Some(mut idp) = Idp::start().await else { return };
                     let global = idp.global();
-                    let Some(app) = TestApp::spawn_with(backend, |c| c.oidc = Some(global)).await
+                    let Some(app) = TestApp::spawn_with(backend, |c| {
+                        c.oidc = Some(global);
+                        // The provider runs on loopback.
+                        c.allow_private_sso_issuers = true;
+                    })
+                    .await
                     else {
                         return;
                     };
@@ -806,4 +813,116 @@ async fn the_email_first_step_does_not_reveal_admins(app: TestApp) {
     assert_eq!(answers[0], answers[1], "the two answers must not differ");
 }
 
-crate::on_both_databases!(the_email_first_step_does_not_reveal_admins);
+/// A tenant's issuer on an internal address is never contacted (by
+/// default): not when an admin saves it, not when someone signs in with it
+/// (settings stored before the guard), and the message names no port.
+async fn internal_issuers_are_not_contacted(app: TestApp) {
+    let port = url::Url::parse(&app.base).unwrap().port().unwrap();
+    let admin = create_admin(&app, Some(&app.tenant.id), "alice@acme.example").await;
+    let browser = Browser::fresh(&app);
+    browser.sign_in(&admin.email, PASSWORD).await;
+    // A port where nothing listens.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut answers = Vec::new();
+    for issuer in [
+        // scimgate's own listener and a closed port: a loopback literal
+        // and a name resolving to loopback.
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{closed}"),
+        format!("http://localhost:{port}"),
+        // The cloud metadata address, and a private network's literal in
+        // IPv6 form.
+        "https://169.254.169.254".to_string(),
+        "https://[::ffff:10.0.0.1]".to_string(),
+    ] {
+        let page = browser.get("/settings").await;
+        let mut f = form(&page.text, "/settings/sso");
+        f.set("issuer", &issuer)
+            .set("client_id", ACME.0)
+            .set("client_secret", ACME.1)
+            .set("enabled", "on");
+        let r = browser.submit(&f).await;
+        r.expect(422);
+        let text = main_text(&r.text);
+        assert!(text.contains("its address is internal"), "{issuer}: {text}");
+        answers.push(text.replace(&issuer, "ISSUER"));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "an open and a closed port read the same"
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM tenant_sso").await,
+        0,
+        "nothing was saved"
+    );
+
+    // Stored without the check (as before the guard existed): signing in
+    // does not contact it either.
+    sso::save(
+        &app.db,
+        &app.tenant.id,
+        &SsoChange {
+            issuer: format!("http://127.0.0.1:{port}"),
+            client_id: ACME.0.to_string(),
+            client_secret: Some(ACME.1.to_string()),
+            enabled: true,
+        },
+        &Actor::operator(),
+    )
+    .await
+    .unwrap();
+    let anonymous = Browser::fresh(&app);
+    let page = anonymous.get("/signin").await;
+    let mut f = sso_form(&page.text, true);
+    f.set("email", "alice@acme.example");
+    let r = anonymous.submit(&f).await;
+    r.expect(502);
+    let text = main_text(&r.text);
+    assert!(text.contains("its address is internal"), "{text}");
+}
+
+/// Changing the issuer without a new secret keeps nothing: the stored
+/// secret is only ever sent to the provider it was given for.
+async fn a_new_issuer_needs_a_new_secret(app: TestApp) {
+    let change = |issuer: &str, secret: Option<&str>| SsoChange {
+        issuer: issuer.to_string(),
+        client_id: ACME.0.to_string(),
+        client_secret: secret.map(str::to_string),
+        enabled: false,
+    };
+    let save = |c: SsoChange| {
+        let db = app.db.clone();
+        let tenant = app.tenant.id.clone();
+        async move { sso::save(&db, &tenant, &c, &Actor::operator()).await }
+    };
+    save(change("https://login.acme.example", Some("first-secret")))
+        .await
+        .unwrap();
+    // Same issuer: the secret is kept.
+    let kept = save(change("https://login.acme.example", None))
+        .await
+        .unwrap();
+    assert_eq!(kept.client_secret, "first-secret");
+    // Another issuer: refused until a secret comes with it.
+    let refused = save(change("https://attacker.example", None)).await;
+    assert!(
+        matches!(refused, Err(sso::SaveError::NewIssuerNeedsSecret)),
+        "{refused:?}"
+    );
+    let stored = sso::get(&app.db, &app.tenant.id).await.unwrap().unwrap();
+    assert_eq!(stored.issuer, "https://login.acme.example");
+    let moved = save(change("https://login2.acme.example", Some("second-secret")))
+        .await
+        .unwrap();
+    assert_eq!(moved.client_secret, "second-secret");
+}
+
+crate::on_both_databases!(
+    the_email_first_step_does_not_reveal_admins,
+    internal_issuers_are_not_contacted,
+    a_new_issuer_needs_a_new_secret,
+);

@@ -150,6 +150,7 @@ pub async fn save(
             issuer: issuer.clone(),
             client_id: client_id.clone(),
             client_secret: client_secret.clone().unwrap_or_default(),
+            reach: state.config().tenant_sso_reach(),
         };
         if let Err(e) = oidc::discover(&probe, &redirect_uri(&state)).await {
             return again(format!(
@@ -169,6 +170,13 @@ pub async fn save(
         Err(SaveError::SecretRequired) => {
             return again(
                 "Enter the client secret your identity provider gave you for scimgate: none is stored yet."
+                    .to_string(),
+            )
+            .await;
+        }
+        Err(SaveError::NewIssuerNeedsSecret) => {
+            return again(
+                "Enter the client secret of the new provider: the issuer changed, and the stored secret is only ever sent to the provider it was given for."
                     .to_string(),
             )
             .await;
