@@ -295,6 +295,11 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
                         Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
                         Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
                     }
+                    match prune_expired(&db).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(rows = n, "pruned expired codes and sign-in counters"),
+                        Err(e) => tracing::warn!(error = %e, "pruning expired rows failed; retrying"),
+                    }
                 }
             }
         }
@@ -330,6 +335,23 @@ pub async fn prune_activity(db: &Db, retention_days: u32) -> Result<u64, SqlErro
         let n = crate::store::activity::prune(db, &cutoff, PRUNE_BATCH).await?;
         total += n;
         if n < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deletes what has expired and serves no purpose any more — authorization
+/// codes a day past their expiry, sign-in failure counters past their
+/// window — in small batches with pauses between them; returns how many.
+/// (Sessions have their own hourly cleanup.)
+pub async fn prune_expired(db: &Db) -> Result<u64, SqlError> {
+    let mut total = 0;
+    loop {
+        let codes = crate::store::grants::prune_codes(db, PRUNE_BATCH).await?;
+        let counters = crate::store::throttle::prune(db, PRUNE_BATCH).await?;
+        total += codes + counters;
+        if codes < PRUNE_BATCH as u64 && counters < PRUNE_BATCH as u64 {
             return Ok(total);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

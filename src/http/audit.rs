@@ -23,6 +23,27 @@ use crate::store::{Db, now};
 /// Entries waiting to be written; past this many, new ones are dropped (and
 /// counted in the logs) rather than slowing requests down.
 const QUEUE: usize = 20_000;
+/// ... or past this many bytes (a burst of the longest paths and filters
+/// cannot hold more memory than this).
+const QUEUE_BYTES: i64 = 8 * 1024 * 1024;
+/// Longest path (with its query) and filter kept in an entry; longer ones
+/// are cut, marked with `…`.
+const MAX_PATH: usize = 1024;
+const MAX_FILTER: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked `…`
+/// when cut.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
 const BATCH: usize = 500;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
@@ -125,6 +146,11 @@ impl ActivityWriter {
 
     pub fn log(&self, entry: Entry) {
         let bytes = entry.approx_bytes() as i64;
+        if self.metrics.activity_log_queue_bytes.get() + bytes > QUEUE_BYTES {
+            self.metrics.activity_log_dropped.inc();
+            tracing::warn!("the read log is behind; an entry was dropped");
+            return;
+        }
         match self.tx.try_send((now(), entry)) {
             Ok(()) => {
                 self.metrics.activity_log_queue_bytes.inc_by(bytes);
@@ -235,7 +261,7 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
         .filter(|s| *s != ".search");
     if let (Some(id), Some((kind, _))) = (id, op.split_once('.')) {
         entry.resource_type = Some(if kind == "user" { "User" } else { "Group" }.to_string());
-        entry.resource_id = Some(id.to_string());
+        entry.resource_id = Some(capped(id.to_string(), 128));
     }
     let filter = uri.query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -243,15 +269,16 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
             .map(|(_, v)| v.into_owned())
     });
     if let Some(f) = filter {
-        entry.detail = Some(format!("filter: {f}"));
+        entry.detail = Some(format!("filter: {}", capped(f, MAX_FILTER)));
     } else if status >= 400 {
         entry.detail = Some(format!("answered {status}"));
     }
     entry.method = Some(method.as_str().to_string());
-    entry.path = Some(
+    entry.path = Some(capped(
         uri.path_and_query()
             .map_or_else(|| path.to_string(), |pq| pq.as_str().to_string()),
-    );
+        MAX_PATH,
+    ));
     entry.request_id = request_id.and_then(|v| v.to_str().ok().map(str::to_string));
     entry.latency_ms = Some(started.elapsed().as_millis() as i64);
     state.activity().log(entry);
@@ -263,6 +290,17 @@ mod tests {
     use axum::http::Method;
 
     use super::operation;
+    use super::{MAX_PATH, capped};
+
+    #[test]
+    fn long_paths_are_cut_on_a_character_boundary() {
+        assert_eq!(capped("short".into(), 10), "short");
+        assert_eq!(capped("ééé".into(), 3), "é…");
+        assert_eq!(
+            capped("x".repeat(5000), MAX_PATH).len(),
+            MAX_PATH + '…'.len_utf8()
+        );
+    }
 
     #[test]
     fn operations_are_named_from_method_and_path() {

@@ -37,7 +37,7 @@ pub struct Inner {
     /// `public_url` + the SCIM prefix, made once (every SCIM request needs it).
     scim_base: String,
     /// When each token's `last_used_at` was last written by this instance.
-    token_touches: Mutex<HashMap<String, Instant>>,
+    token_touches: Mutex<Touches>,
     activity: audit::ActivityWriter,
     metrics: Arc<crate::metrics::Metrics>,
     /// Set once shutdown begins: `/readyz` answers 503 from then on.
@@ -49,6 +49,40 @@ pub struct Inner {
 
 /// How stale a token's `last_used_at` may get before it is written again.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// When tokens were last touched, forgetting those older than
+/// [`TOUCH_INTERVAL`] (they would be written again anyway) once per
+/// interval: the map holds only the tokens used in the last minute or two,
+/// however many tokens are issued over the months.
+struct Touches {
+    at: HashMap<String, Instant>,
+    swept: Instant,
+}
+
+impl Touches {
+    fn new() -> Touches {
+        Touches {
+            at: HashMap::new(),
+            swept: Instant::now(),
+        }
+    }
+
+    /// Whether `token_id` is due a write now (and records that it got one).
+    fn due(&mut self, token_id: &str, now: Instant) -> bool {
+        if now.duration_since(self.swept) >= TOUCH_INTERVAL {
+            self.at
+                .retain(|_, t| now.duration_since(*t) < TOUCH_INTERVAL);
+            self.swept = now;
+        }
+        match self.at.get(token_id) {
+            Some(t) if now.duration_since(*t) < TOUCH_INTERVAL => false,
+            _ => {
+                self.at.insert(token_id.to_string(), now);
+                true
+            }
+        }
+    }
+}
 
 impl AppState {
     /// Must be called inside a Tokio runtime (it starts the read-log writer).
@@ -62,7 +96,7 @@ impl AppState {
                 config,
                 scim_base: format!("{public_url}{}", scim::PREFIX),
                 public_url,
-                token_touches: Mutex::new(HashMap::new()),
+                token_touches: Mutex::new(Touches::new()),
                 activity: audit::ActivityWriter::start(db_for_log, metrics.clone()),
                 metrics,
                 draining: std::sync::atomic::AtomicBool::new(false),
@@ -148,19 +182,11 @@ impl AppState {
     /// Whether this token's use should be written now (at most once per
     /// interval per token and instance).
     pub fn should_touch(&self, token_id: &str) -> bool {
-        let mut map = self
-            .inner
+        self.inner
             .token_touches
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        match map.get(token_id) {
-            Some(t) if now.duration_since(*t) < TOUCH_INTERVAL => false,
-            _ => {
-                map.insert(token_id.to_string(), now);
-                true
-            }
-        }
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .due(token_id, Instant::now())
     }
 }
 
@@ -212,4 +238,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(tower::util::option_layer(hsts))
         .layer(BasicsLayer)
+}
+
+#[cfg(test)]
+mod touch_tests {
+    use super::*;
+
+    #[test]
+    fn touches_are_due_once_per_interval_and_old_ones_are_forgotten() {
+        let mut t = Touches::new();
+        let start = t.swept;
+        for i in 0..1000 {
+            assert!(t.due(&format!("tok{i}"), start));
+        }
+        assert!(!t.due("tok1", start + Duration::from_secs(1)));
+        // A minute on, one use sweeps out the 1,000 idle tokens.
+        assert!(t.due("tok1", start + TOUCH_INTERVAL));
+        assert_eq!(t.at.len(), 1);
+    }
 }

@@ -496,3 +496,22 @@ pub async fn revoke_access_token(tx: &mut Tx, id: &str) -> Result<(), SqlError> 
         .await?;
     Ok(())
 }
+
+/// How long a code is kept after it expired: a replay within this time is
+/// still recognised as reuse (and revokes what the code issued).
+pub const CODE_KEPT_SECS: i64 = 24 * 60 * 60;
+
+/// Deletes up to `batch` authorization codes that expired more than
+/// [`CODE_KEPT_SECS`] ago. Returns how many.
+pub async fn prune_codes(db: &Db, batch: i64) -> Result<u64, SqlError> {
+    let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(CODE_KEPT_SECS));
+    let done = sqlx::query(
+        "DELETE FROM oauth_codes WHERE code_hash IN (
+             SELECT code_hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected())
+}

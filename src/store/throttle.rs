@@ -62,25 +62,32 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
     .bind(&at)
     .execute(&mut *tx)
     .await?;
+    // None when the pruner removed a stale row between the two statements
+    // (on PostgreSQL, DO NOTHING does not lock it): a fresh start.
     let row = sqlx::query(&format!(
         "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1{}",
         db.backend().for_update()
     ))
     .bind(key)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let locked: Option<String> = row.try_get("locked_until")?;
-    if let Some(until) = locked
-        && until > at
-    {
-        tx.rollback().await?;
-        return Ok(Verdict::Locked(until));
-    }
-    let window_start: String = row.try_get("window_start")?;
-    let (failures, window_start) = if window_start < cutoff {
-        (0, at.clone())
-    } else {
-        (row.try_get::<i64, _>("failures")?, window_start)
+    let (failures, window_start) = match row {
+        Some(row) => {
+            let locked: Option<String> = row.try_get("locked_until")?;
+            if let Some(until) = locked
+                && until > at
+            {
+                tx.rollback().await?;
+                return Ok(Verdict::Locked(until));
+            }
+            let window_start: String = row.try_get("window_start")?;
+            if window_start < cutoff {
+                (0, at.clone())
+            } else {
+                (row.try_get::<i64, _>("failures")?, window_start)
+            }
+        }
+        None => (0, at.clone()),
     };
     let (verdict, failures, window_start, locked_until) = if failures >= policy.lock_after {
         // A lock starts a fresh window, so the key is usable again when it ends.
@@ -93,7 +100,9 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
         (Verdict::Allow, failures + 1, window_start, None)
     };
     sqlx::query(
-        "UPDATE signin_throttle SET failures = $2, window_start = $3, locked_until = $4 WHERE key = $1",
+        "INSERT INTO signin_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+             window_start = excluded.window_start, locked_until = excluded.locked_until",
     )
     .bind(key)
     .bind(failures)
@@ -124,4 +133,23 @@ pub async fn reset(db: &Db, key: &str) -> Result<(), SqlError> {
         .execute(db.writer())
         .await?;
     Ok(())
+}
+
+/// Deletes up to `batch` rows that no longer matter: their window has
+/// passed and they hold no lock. Returns how many.
+pub async fn prune(db: &Db, batch: i64) -> Result<u64, SqlError> {
+    let window = ACCOUNT.window_secs.max(ADDRESS.window_secs);
+    let stale = format_time(chrono::Utc::now() - chrono::Duration::seconds(window));
+    let done = sqlx::query(
+        "DELETE FROM signin_throttle WHERE key IN (
+             SELECT key FROM signin_throttle
+             WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)
+             LIMIT $3)",
+    )
+    .bind(stale)
+    .bind(now())
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected())
 }

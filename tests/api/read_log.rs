@@ -11,7 +11,8 @@ use crate::on_both_databases;
 
 on_both_databases!(
     every_read_is_logged_once_in_batches,
-    rejected_bodies_are_logged_as_failures
+    rejected_bodies_are_logged_as_failures,
+    long_paths_and_filters_are_stored_cut,
 );
 
 /// Polls the log until `pred` holds (bounded: 10 s), since reads are
@@ -98,5 +99,32 @@ async fn rejected_bodies_are_logged_as_failures(app: TestApp) {
     assert_eq!(
         log.iter().filter(|e| e.operation == "user.create").count(),
         1
+    );
+}
+
+/// A client's 8 KB filter is answered, and the log keeps a cut copy of its
+/// path and filter (1 KiB each), not the whole.
+async fn long_paths_and_filters_are_stored_cut(app: TestApp) {
+    let long = "x".repeat(8000);
+    app.get(&format!(
+        "/Users?filter=userName+eq+%22{long}%40acme.example%22"
+    ))
+    .await
+    .expect(200);
+    let log = wait_for_log(&app, |l| l.iter().any(|e| e.operation == "user.list")).await;
+    let entry = log.iter().find(|e| e.operation == "user.list").unwrap();
+    let path = entry.path.as_deref().unwrap();
+    assert!(path.starts_with("/scim/v2/Users?filter=userName"), "{path}");
+    assert!(
+        path.ends_with('…') && path.len() <= 1024 + 3,
+        "{}",
+        path.len()
+    );
+    let detail = entry.detail.as_deref().unwrap();
+    assert!(detail.starts_with("filter: userName eq \"xxx"), "{detail}");
+    assert!(
+        detail.ends_with('…') && detail.len() <= 1100,
+        "{}",
+        detail.len()
     );
 }

@@ -474,7 +474,68 @@ async fn sessions_end_ten_hours_after_sign_in(app: TestApp) {
     }
 }
 
+/// Sign-in counters past their window (and not locked) and authorization
+/// codes a day past their expiry are pruned; live ones stay.
+async fn expired_codes_and_counters_are_pruned(app: TestApp) {
+    let scalar = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_one(db.reader())
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    for key in ["acct:old", "acct:locked", "acct:fresh"] {
+        throttle::attempt(&app.db, key, throttle::ACCOUNT)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "UPDATE signin_throttle SET window_start = '2020-01-01T00:00:00.000Z',
+             locked_until = CASE WHEN key = 'acct:locked' THEN '2999-01-01T00:00:00.000Z' END
+         WHERE key IN ('acct:old', 'acct:locked')",
+    )
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    let c = crate::oauth_token::entra_client(&app).await;
+    for _ in 0..3 {
+        crate::oauth_token::code_for(&app, &c, &[]).await;
+    }
+    // Two codes expired two days ago (one was used); one is live.
+    sqlx::query(
+        "UPDATE oauth_codes SET expires_at = '2020-01-01T00:00:00.000Z'
+         WHERE code_hash IN (SELECT code_hash FROM oauth_codes ORDER BY code_hash LIMIT 2)",
+    )
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    // (The server's own pruner may run meanwhile: what is left is checked.)
+    scimgate::events::prune_expired(&app.db).await.unwrap();
+    assert_eq!(scalar("SELECT COUNT(*) FROM oauth_codes").await, 1);
+    let left: Vec<String> = sqlx::query("SELECT key FROM signin_throttle ORDER BY key")
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("key").unwrap())
+        .collect();
+    assert_eq!(left, ["acct:fresh", "acct:locked"]);
+    assert_eq!(scimgate::events::prune_expired(&app.db).await.unwrap(), 0);
+    // A counter pruned between an attempt's two statements is a fresh start.
+    assert_eq!(
+        throttle::attempt(&app.db, "acct:old", throttle::ACCOUNT)
+            .await
+            .unwrap(),
+        throttle::Verdict::Allow
+    );
+}
+
 on_both_databases!(
+    expired_codes_and_counters_are_pruned,
     anonymous_visitors_store_no_session,
     sessions_end_ten_hours_after_sign_in,
     concurrent_guesses_cannot_pass_the_limit_together,
