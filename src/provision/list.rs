@@ -359,11 +359,17 @@ pub async fn list(
                     .await
                     .map_err(internal)?
             };
+            let rows = if kind == ResourceKind::Group && with_related {
+                within_member_budget(ctx, rows).await?
+            } else {
+                rows
+            };
             (total, build_many(ctx, kind, &rows, with_related).await?)
         }
         _ => {
-            let needs_related = with_related
-                || filter.as_ref().is_some_and(|f| mentions_related(kind, f))
+            // What checking the filter and the sort needs; the page is
+            // built afterwards with what the response shows.
+            let needs_related = filter.as_ref().is_some_and(|f| mentions_related(kind, f))
                 || sort_path.as_ref().is_some_and(|p| is_related(kind, p));
             scan(
                 ctx,
@@ -551,6 +557,39 @@ fn mentions_related(kind: ResourceKind, f: &Filter) -> bool {
 
 /// Candidates read per query when a filter or a sort is checked in memory.
 const SCAN_BATCH: i64 = 500;
+/// Groups are read in smaller batches when their members must be checked
+/// (a filter on `members`), since each brings its member list.
+const SCAN_BATCH_WITH_MEMBERS: i64 = 50;
+
+/// Most members one listing of groups carries beyond its first group: a
+/// page that would hold more ends early (RFC 7644 §3.4.2.4 lets a page hold
+/// fewer than `count`; `itemsPerPage` says how many, and the next
+/// `startIndex` picks up from there). A page always holds at least one
+/// group, whatever its size.
+pub const MEMBER_BUDGET: i64 = 10_000;
+
+/// The leading `rows` (groups) whose members fit [`MEMBER_BUDGET`], at
+/// least one.
+async fn within_member_budget(ctx: &Ctx, mut rows: Vec<Row>) -> Result<Vec<Row>, ScimError> {
+    if rows.len() <= 1 {
+        return Ok(rows);
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let counts = members::counts(&ctx.db, &ctx.tenant_id, &ids)
+        .await
+        .map_err(internal)?;
+    let mut sum = 0i64;
+    let mut keep = rows.len();
+    for (i, id) in ids.iter().enumerate() {
+        sum += counts.get(id).copied().unwrap_or(0);
+        if i > 0 && sum > MEMBER_BUDGET {
+            keep = i;
+            break;
+        }
+    }
+    rows.truncate(keep);
+    Ok(rows)
+}
 
 /// The most results a sort the database cannot do orders: the page must end
 /// within the first this many. Beyond it the client is told to narrow the
@@ -585,8 +624,14 @@ async fn scan(
         ));
     }
     let mut total = 0i64;
-    // Without a sort: the page itself, in the listing's order.
-    let mut page: Vec<Resource> = Vec::new();
+    // Without a sort: the page's rows, in the listing's order (built once
+    // at the end, with what the response shows).
+    let mut page: Vec<Row> = Vec::new();
+    let batch = if kind == ResourceKind::Group && needs_related {
+        SCAN_BATCH_WITH_MEMBERS
+    } else {
+        SCAN_BATCH
+    };
     // With one: the first `window` results' keys, the one that sorts last on top.
     let mut best: std::collections::BinaryHeap<Ranked> = std::collections::BinaryHeap::new();
     let mut after: Option<(String, String)> = None;
@@ -622,7 +667,7 @@ async fn scan(
             next.as_ref(),
             Order::default(),
             0,
-            Some(SCAN_BATCH),
+            Some(batch),
         )
         .await
         .map_err(internal)?;
@@ -630,15 +675,16 @@ async fn scan(
             break;
         };
         after = Some((last.created_at.clone(), last.id.clone()));
-        let full = rows.len() as i64 == SCAN_BATCH;
-        for r in build_many(ctx, kind, &rows, needs_related).await? {
+        let full = rows.len() as i64 == batch;
+        let built = build_many(ctx, kind, &rows, needs_related).await?;
+        for (row, r) in rows.into_iter().zip(built) {
             if filter.is_some_and(|f| !scim::filter::matches(f, kind, &r.json)) {
                 continue;
             }
             match sort {
                 None => {
                     if total >= skip && total < window {
-                        page.push(r);
+                        page.push(row);
                     }
                 }
                 Some((path, descending)) => {
@@ -661,8 +707,12 @@ async fn scan(
         }
     }
     if sort.is_none() {
-        // (Memberships read only to check the filter are projected away.)
-        return Ok((total, page));
+        let page = if kind == ResourceKind::Group && with_related {
+            within_member_budget(ctx, page).await?
+        } else {
+            page
+        };
+        return Ok((total, build_many(ctx, kind, &page, with_related).await?));
     }
     // The page's ids in order, then their rows.
     let ids: Vec<String> = best
@@ -690,6 +740,20 @@ async fn scan(
     )
     .await
     .map_err(internal)?;
+    // In the sorted order, so that a page cut by the member budget keeps
+    // its first groups.
+    let mut rows = rows;
+    let place: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|r| place.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    let rows = if kind == ResourceKind::Group && with_related {
+        within_member_budget(ctx, rows).await?
+    } else {
+        rows
+    };
     let mut by_id: std::collections::HashMap<String, Resource> =
         build_many(ctx, kind, &rows, with_related)
             .await?

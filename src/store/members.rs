@@ -323,6 +323,28 @@ pub async fn count(db: &Db, tenant_id: &str, group_id: &str) -> Result<i64, SqlE
     .try_get("n")
 }
 
+/// How many members each of `group_ids` has (groups without members are
+/// absent).
+pub async fn counts(
+    db: &Db,
+    tenant_id: &str,
+    group_ids: &[String],
+) -> Result<std::collections::HashMap<String, i64>, SqlError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in group_ids.chunks(CHUNK) {
+        let mut sql =
+            Sql::new("SELECT group_id, COUNT(*) AS n FROM scim_group_members WHERE tenant_id = ");
+        sql.bind_text(tenant_id);
+        sql.push(" AND group_id IN (");
+        push_in_list(&mut sql, chunk);
+        sql.push(") GROUP BY group_id");
+        for r in sql.query().fetch_all(db.reader()).await? {
+            out.insert(r.try_get("group_id")?, r.try_get("n")?);
+        }
+    }
+    Ok(out)
+}
+
 /// The groups each of `member_ids` belongs to directly.
 pub async fn groups_of(
     db: &Db,

@@ -580,3 +580,74 @@ async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
     let b = statuses(&direct, "198.51.100.1", 2).await;
     assert!(b.iter().all(|s| *s == 429), "{b:?}");
 }
+
+/// Listings of large groups carry at most 10,000 members beyond their first
+/// group: the page ends early (itemsPerPage says where), and paging on with
+/// startIndex reaches every group. Without members, the page is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_listings_carry_a_bounded_number_of_members() {
+    use sqlx::Row as _;
+    let app = TestApp::spawn_sqlite().await;
+    const PER_GROUP: usize = 6_000;
+    crate::console_views::seed_users(
+        &app,
+        &app.tenant.id,
+        PER_GROUP + 2,
+        |i| serde_json::json!({"userName": format!("m{i:05}@acme.example")}),
+    )
+    .await;
+    let ids: Vec<String> =
+        sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id")
+            .bind(&app.tenant.id)
+            .fetch_all(app.db.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get("id").unwrap())
+            .collect();
+    let everyone = &ids[..PER_GROUP];
+    for name in ["g1", "g2", "g3"] {
+        let r = app
+            .post(
+                "/Groups",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                    "members": everyone.iter().map(|id| serde_json::json!({"value": id})).collect::<Vec<_>>(),
+                }),
+            )
+            .await;
+        r.expect(201);
+    }
+    // Sorted in SQL, unsorted, and through a scan (a filter on members).
+    for query in [
+        "/Groups?count=10&sortBy=displayName",
+        "/Groups?count=10",
+        &format!(
+            "/Groups?count=10&filter=members.value%20eq%20%22{}%22",
+            ids[0]
+        ),
+    ] {
+        let mut start = 1;
+        let mut seen = Vec::new();
+        loop {
+            let r = app.get(&format!("{query}&startIndex={start}")).await;
+            r.expect(200);
+            assert_eq!(r.body["totalResults"], 3, "{query}");
+            let page = r.body["Resources"].as_array().unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert_eq!(page.len(), 1, "{query}: 6,000 members each, 10,000 at most");
+            assert_eq!(r.body["itemsPerPage"], 1);
+            assert_eq!(page[0]["members"].as_array().unwrap().len(), PER_GROUP);
+            seen.push(page[0]["displayName"].as_str().unwrap().to_string());
+            start += page.len();
+        }
+        seen.sort();
+        assert_eq!(seen, ["g1", "g2", "g3"], "{query}");
+    }
+    let r = app.get("/Groups?count=10&excludedAttributes=members").await;
+    r.expect(200);
+    assert_eq!(r.body["Resources"].as_array().unwrap().len(), 3);
+}
