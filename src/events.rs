@@ -295,6 +295,11 @@ pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
                         Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
                         Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
                     }
+                    match crate::provision::recompute::resume_all(&db).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(tenants = n, "finished mapping recomputes cut short"),
+                        Err(e) => tracing::warn!(error = %e, "resuming a mapping recompute failed; retrying"),
+                    }
                     match prune_expired(&db).await {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(rows = n, "pruned expired codes and sign-in counters"),

@@ -1,19 +1,25 @@
 //! The mapping rules applied to a whole tenant: a dry run that shows what
 //! new rules would do, and saving rules, which recomputes every user.
 //!
-//! Saving is one transaction: the rules, every changed user and the activity
-//! entry commit together or not at all, so a crash or a failure part-way
-//! leaves the old rules with the values they derived — never a mix. Users are
-//! read in batches of [`BATCH`] by primary key, so memory stays flat whatever
-//! the tenant's size; only users whose result changes are written. Reads
-//! never wait. On SQLite, whose one writer serialises every write, SCIM
-//! writes wait for the transaction (see the README for its duration at
-//! 100,000 users); on PostgreSQL, writes of the tenant's users already read
-//! (and locked) by it wait for its commit.
+//! Saving commits the rules at once; from then on every user write derives
+//! with them. The users already stored are then recomputed in steps of
+//! [`BATCH`] users by primary key, each step its own short transaction that
+//! writes the changed users, their `user.updated` events and where the
+//! recompute stands (`mapping_rules.recompute_state`). Between steps other
+//! writes — other tenants' above all, on SQLite's single writer — get the
+//! database, so a save over 100,000 users never makes them wait more than
+//! a step. A recompute cut short by a restart is resumed by the background
+//! task ([`resume_all`]); a newer save starts it over with its rules. The
+//! `mapping.save` activity entry is written by the step that finishes,
+//! with the rules before and after and the counts. Memory stays flat
+//! whatever the tenant's size; only users whose result changes are written.
+//! On PostgreSQL a step locks the rules row and its users: user writes wait
+//! for at most one step.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::diff;
@@ -256,11 +262,59 @@ pub struct Saved {
     pub elapsed: Duration,
 }
 
-/// Saves the rules and recomputes every user of the tenant, in one
-/// transaction with its activity entry (the rules before and after).
+/// A recompute under way, as `mapping_rules.recompute_state` keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    /// Users with ids up to this one are done.
+    after: String,
+    users: u64,
+    changed: u64,
+    /// The rules before and after (the activity entry's changes).
+    changes: Option<String>,
+    actor_kind: String,
+    actor_id: Option<String>,
+    actor_label: String,
+    /// Where the events' representations say the users live.
+    base_url: String,
+    /// When the save happened (RFC 3339).
+    started_at: String,
+}
+
+impl Pending {
+    fn actor(&self) -> Actor {
+        let kind = match self.actor_kind.as_str() {
+            "token" => "token",
+            "admin" => "admin",
+            "operator" => "operator",
+            "client" => "client",
+            "sso" => "sso",
+            _ => "system",
+        };
+        Actor {
+            kind,
+            id: self.actor_id.clone(),
+            label: self.actor_label.clone(),
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Users read and changed so far; more steps to go.
+    Progress { users: u64, changed: u64 },
+    /// The last step: the totals.
+    Done { users: u64, changed: u64 },
+    /// No recompute was under way.
+    Idle,
+}
+
+/// Saves the rules (committed at once, with the start of their recompute),
+/// then recomputes every user of the tenant step by step (see the module
+/// documentation). Returns when the recompute is done.
 ///
 /// Every user whose role or groups change gets a `user.updated` event, in
-/// the same transaction; `base_url` (`…/scim/v2`) is where the events'
+/// the step that changes it; `base_url` (`…/scim/v2`) is where the events'
 /// representations say the users live.
 pub async fn save(
     db: &Db,
@@ -274,7 +328,7 @@ pub async fn save(
     store::ensure_rules_row(db, tenant_id, &stored_form(&Rules::default(), &at, None)).await?;
     let mut tx = db.begin().await?;
     // Lock the rules row first: in-flight user writes finish, later ones
-    // wait for the commit.
+    // wait for the commit (and then derive with the new rules).
     let stored = store::rules_locked(&mut tx, db.backend(), tenant_id, store::Lock::Update).await?;
     let before = rules_of(stored.as_ref());
     store::save_rules(
@@ -283,47 +337,139 @@ pub async fn save(
         &stored_form(rules, &at, Some(&actor.label)),
     )
     .await?;
-    let (mut users, mut changed) = (0u64, 0u64);
-    let mut after = String::new();
-    let mut writes: Vec<DerivedRow> = Vec::new();
-    loop {
-        let batch =
-            store::users_after_for_update(&mut tx, db.backend(), tenant_id, &after, BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id.clone();
-        let mut changed_users = Vec::new();
-        for u in &batch {
-            users += 1;
-            let derived = mapping::derive(rules, &parse(&u.doc)).derived;
-            if derived == stored_of(u) {
-                continue;
-            }
-            changed += 1;
-            let groups = derived.groups_json();
-            writes.push((u.id.clone(), derived.role, groups));
-            changed_users.push(u);
-        }
-        store::update_derived(&mut tx, tenant_id, &writes, &at).await?;
-        let evs = update_events(&mut tx, tenant_id, base_url, &changed_users, &writes, &at).await?;
-        event_log::insert(&mut tx, db.backend(), &at, &evs).await?;
-        writes.clear();
-        if (batch.len() as i64) < BATCH {
-            break;
-        }
-    }
-    let mut entry = Entry::new(tenant_id, actor, "mapping.save", 200).detail(format!(
-        "mapping rules saved; {changed} of {users} users got a new role or groups"
-    ));
     let changes = diff::diff(&mapping::rules_json(&before), &mapping::rules_json(rules));
-    if !changes.is_empty() {
-        entry.changes = Some(diff::to_json(&changes).to_string());
-    }
-    entry.latency_ms = Some(started.elapsed().as_millis() as i64);
-    activity::record(&mut tx, &entry).await?;
+    let pending = Pending {
+        after: String::new(),
+        users: 0,
+        changed: 0,
+        changes: (!changes.is_empty()).then(|| diff::to_json(&changes).to_string()),
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id.clone(),
+        actor_label: actor.label.clone(),
+        base_url: base_url.to_string(),
+        started_at: at,
+    };
+    let state = serde_json::to_string(&pending).map_err(|e| SqlError::Encode(Box::new(e)))?;
+    store::set_recompute_state(&mut tx, tenant_id, Some(&state)).await?;
     tx.commit().await?;
+    let (mut users, mut changed) = (0, 0);
+    loop {
+        match step(db, tenant_id).await? {
+            Step::Progress {
+                users: u,
+                changed: c,
+            } => (users, changed) = (u, c),
+            Step::Done {
+                users: u,
+                changed: c,
+            } => {
+                (users, changed) = (u, c);
+                break;
+            }
+            // Finished by another instance's (or the background task's)
+            // step: the counts seen last.
+            Step::Idle => break,
+        }
+    }
     Ok(Saved {
         users,
         changed,
         elapsed: started.elapsed(),
     })
+}
+
+/// Recomputes the next [`BATCH`] users of the tenant's recompute under way,
+/// in one transaction.
+pub async fn step(db: &Db, tenant_id: &str) -> Result<Step, SqlError> {
+    let mut tx = db.begin().await?;
+    let stored = store::rules_locked(&mut tx, db.backend(), tenant_id, store::Lock::Update).await?;
+    let Some(state) = store::recompute_state(&mut tx, tenant_id).await? else {
+        tx.rollback().await?;
+        return Ok(Step::Idle);
+    };
+    let mut p: Pending = match serde_json::from_str(&state) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(tenant = %tenant_id, error = %e, "an unreadable mapping recompute state was dropped");
+            store::set_recompute_state(&mut tx, tenant_id, None).await?;
+            tx.commit().await?;
+            return Ok(Step::Idle);
+        }
+    };
+    let rules = rules_of(stored.as_ref());
+    let at = now();
+    let batch =
+        store::users_after_for_update(&mut tx, db.backend(), tenant_id, &p.after, BATCH).await?;
+    let mut writes: Vec<DerivedRow> = Vec::new();
+    let mut changed_users = Vec::new();
+    for u in &batch {
+        let derived = mapping::derive(&rules, &parse(&u.doc)).derived;
+        if derived == stored_of(u) {
+            continue;
+        }
+        let groups = derived.groups_json();
+        writes.push((u.id.clone(), derived.role, groups));
+        changed_users.push(u);
+    }
+    p.users += batch.len() as u64;
+    p.changed += writes.len() as u64;
+    if !writes.is_empty() {
+        store::update_derived(&mut tx, tenant_id, &writes, &at).await?;
+        let evs = update_events(
+            &mut tx,
+            tenant_id,
+            &p.base_url,
+            &changed_users,
+            &writes,
+            &at,
+        )
+        .await?;
+        event_log::insert(&mut tx, db.backend(), &at, &evs).await?;
+    }
+    if (batch.len() as i64) < BATCH {
+        let mut entry = Entry::new(tenant_id, &p.actor(), "mapping.save", 200).detail(format!(
+            "mapping rules saved; {} of {} users got a new role or groups",
+            p.changed, p.users
+        ));
+        entry.changes = p.changes.clone();
+        entry.latency_ms = chrono::DateTime::parse_from_rfc3339(&p.started_at)
+            .ok()
+            .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds());
+        activity::record(&mut tx, &entry).await?;
+        store::set_recompute_state(&mut tx, tenant_id, None).await?;
+        tx.commit().await?;
+        return Ok(Step::Done {
+            users: p.users,
+            changed: p.changed,
+        });
+    }
+    if let Some(last) = batch.last() {
+        p.after = last.id.clone();
+    }
+    let state = serde_json::to_string(&p).map_err(|e| SqlError::Encode(Box::new(e)))?;
+    store::set_recompute_state(&mut tx, tenant_id, Some(&state)).await?;
+    tx.commit().await?;
+    Ok(Step::Progress {
+        users: p.users,
+        changed: p.changed,
+    })
+}
+
+/// Finishes every recompute under way — after a restart, those that were
+/// cut short. Returns how many it finished.
+pub async fn resume_all(db: &Db) -> Result<u64, SqlError> {
+    let mut finished = 0;
+    for tenant_id in store::recomputing(db).await? {
+        loop {
+            match step(db, &tenant_id).await? {
+                Step::Progress { .. } => {}
+                Step::Done { .. } => {
+                    finished += 1;
+                    break;
+                }
+                Step::Idle => break,
+            }
+        }
+    }
+    Ok(finished)
 }

@@ -130,6 +130,43 @@ pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result
     .await
 }
 
+/// The state of the tenant's recompute under way, if any (read inside the
+/// transaction that locked the rules row with [`rules_locked`]).
+pub async fn recompute_state(tx: &mut Tx, tenant_id: &str) -> Result<Option<String>, SqlError> {
+    let row = sqlx::query("SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("recompute_state")?,
+        None => None,
+    })
+}
+
+/// Records (or, with None, ends) the tenant's recompute.
+pub async fn set_recompute_state(
+    tx: &mut Tx,
+    tenant_id: &str,
+    state: Option<&str>,
+) -> Result<(), SqlError> {
+    sqlx::query("UPDATE mapping_rules SET recompute_state = $1 WHERE tenant_id = $2")
+        .bind(state)
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Tenants with a recompute under way (or cut short by a restart).
+pub async fn recomputing(db: &Db) -> Result<Vec<String>, SqlError> {
+    sqlx::query("SELECT tenant_id FROM mapping_rules WHERE recompute_state IS NOT NULL")
+        .fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(|r| r.try_get("tenant_id"))
+        .collect()
+}
+
 /// Writes one user's derived values (after a SCIM write of that user).
 pub async fn set_derived(
     tx: &mut Tx,

@@ -620,7 +620,137 @@ impl TestApp {
     }
 }
 
+/// Seeds `n` engineers and starts saving the rules in the background;
+/// returns once the recompute is under way (a step has been taken).
+async fn start_a_long_save(
+    app: &TestApp,
+    n: usize,
+) -> tokio::task::JoinHandle<Result<recompute::Saved, sqlx::Error>> {
+    crate::console_views::seed_users(app, &app.tenant.id, n, |i| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("eng{i:05}@acme.example"),
+            "title": "Engineer",
+        })
+    })
+    .await;
+    let (db, tenant_id, base) = (app.db.clone(), app.tenant.id.clone(), app.scim_url(""));
+    let save = tokio::spawn(async move {
+        recompute::save(&db, &tenant_id, &rules(), &Actor::operator(), &base).await
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while recompute_state(app)
+        .await
+        .is_none_or(|s| s.contains("\"after\":\"\""))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recompute never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    save
+}
+
+/// A secret token of a second tenant, `globex`.
+pub async fn other_tenant_token(app: &TestApp) -> String {
+    let other = scimgate::store::tenants::create(&app.db, "globex", "Globex")
+        .await
+        .unwrap();
+    scimgate::store::tokens::create_secret_token(
+        &app.db,
+        &other.id,
+        "provisioning",
+        None,
+        &Actor::operator(),
+    )
+    .await
+    .unwrap()
+    .1
+}
+
+async fn recompute_state(app: &TestApp) -> Option<String> {
+    sqlx::query("SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1")
+        .bind(&app.tenant.id)
+        .fetch_optional(app.db.reader())
+        .await
+        .unwrap()
+        .and_then(|r| r.try_get("recompute_state").unwrap())
+}
+
+/// A save over many users recomputes them in steps: another tenant's write
+/// sent meanwhile is done while the recompute is still under way, not
+/// after it.
+async fn a_long_save_lets_other_tenants_write_between_its_steps(app: TestApp) {
+    let token = other_tenant_token(&app).await;
+    let save = start_a_long_save(&app, 20_000).await;
+    let r = app
+        .scim_as(
+            &token,
+            Method::POST,
+            "/Users",
+            Some(&user("meanwhile@globex.example", "Engineer", "")),
+        )
+        .await;
+    r.expect(201);
+    assert!(
+        recompute_state(&app).await.is_some(),
+        "the other tenant's create was done while the recompute was under way"
+    );
+    let saved = save.await.unwrap().unwrap();
+    assert_eq!((saved.users, saved.changed), (20_000, 20_000));
+    assert_eq!(recompute_state(&app).await, None);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM scim_users WHERE derived_role = 'member'"
+        )
+        .await,
+        20_000,
+        "the other tenant has no rules"
+    );
+}
+
+/// A recompute cut short (the process stopped between steps) is finished
+/// by the background task: every user ends with the new rules' result, and
+/// the save is logged once.
+async fn a_recompute_cut_short_is_resumed(app: TestApp) {
+    let save = start_a_long_save(&app, 5_000).await;
+    save.abort();
+    let _ = save.await;
+    assert!(recompute_state(&app).await.is_some(), "stopped part-way");
+    assert_eq!(recompute::resume_all(&app.db).await.unwrap(), 1);
+    assert_eq!(recompute_state(&app).await, None);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM scim_users WHERE derived_role IS NULL OR derived_role <> 'member'"
+        )
+        .await,
+        0
+    );
+    let log = activity::recent(&app.db, &app.tenant.id, 20).await.unwrap();
+    let saves: Vec<_> = log
+        .iter()
+        .filter(|e| e.operation == "mapping.save")
+        .collect();
+    assert_eq!(saves.len(), 1);
+    assert!(
+        saves[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("5000 of 5000 users"),
+        "{:?}",
+        saves[0].detail
+    );
+    assert!(saves[0].changes.is_some());
+    assert_eq!(recompute::resume_all(&app.db).await.unwrap(), 0);
+}
+
 on_both_databases!(
+    a_long_save_lets_other_tenants_write_between_its_steps,
+    a_recompute_cut_short_is_resumed,
     provisioning_yields_the_derived_role_and_groups,
     client_writes_to_the_extension_are_ignored,
     dry_run_changes_nothing_and_saving_recomputes_every_user,
