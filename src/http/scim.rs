@@ -368,11 +368,17 @@ impl axum::extract::FromRequest<AppState> for ScimBody {
             );
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ScimError::invalid_syntax(format!(
-                "the request body is not valid JSON: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
+            // serde_json stops at 128 levels of arrays and objects, before
+            // its stack could be at risk.
+            if e.to_string().starts_with("recursion limit exceeded") {
+                ScimError::invalid_syntax(format!(
+                    "the request body nests arrays and objects more than 128 levels deep (at line {}, column {}); a SCIM resource needs a few levels",
+                    e.line(),
+                    e.column()
+                ))
+            } else {
+                ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+            }
         })?;
         if let Some(at) = nul_at(&value, "") {
             return Err(ScimError::invalid_value(format!(

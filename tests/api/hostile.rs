@@ -10,6 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{Backend, TestApp};
+use crate::scim_behaviour::raw;
+
+const SCIM_JSON: &str = "application/scim+json";
 
 fn addr(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_string()
@@ -650,4 +653,52 @@ async fn group_listings_carry_a_bounded_number_of_members() {
     let r = app.get("/Groups?count=10&excludedAttributes=members").await;
     r.expect(200);
     assert_eq!(r.body["Resources"].as_array().unwrap().len(), 3);
+}
+
+/// Bodies built to be expensive: nesting 100,000 levels deep gets a 400
+/// saying so at once; a 500,000-element array (the most a 1 MiB body holds)
+/// is read and answered; neither hurts the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_and_long_json_bodies_are_answered_and_bounded() {
+    let app = TestApp::spawn_sqlite().await;
+    let deep = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"deep@acme.example","x":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let r = raw(
+        &app,
+        Method::POST,
+        "/Users",
+        Some(SCIM_JSON),
+        deep.into_bytes(),
+    )
+    .await;
+    r.expect(400);
+    assert_eq!(r.body["scimType"], "invalidSyntax");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("more than 128 levels deep"), "{detail}");
+    let zeros = vec!["0"; 500_000].join(",");
+    let long = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"long@acme.example","x":[{zeros}]}}"#
+    );
+    assert!(long.len() <= 1024 * 1024);
+    raw(
+        &app,
+        Method::POST,
+        "/Users",
+        Some(SCIM_JSON),
+        long.into_bytes(),
+    )
+    .await
+    .expect(201);
+    let r = app
+        .get("/Users?filter=userName%20eq%20%22long%40acme.example%22")
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["totalResults"], 1);
+    assert!(
+        r.body["Resources"][0].get("x").is_none(),
+        "an attribute outside the schema is not stored"
+    );
 }

@@ -652,23 +652,6 @@ async fn start_a_long_save(
     save
 }
 
-/// A secret token of a second tenant, `globex`.
-pub async fn other_tenant_token(app: &TestApp) -> String {
-    let other = scimgate::store::tenants::create(&app.db, "globex", "Globex")
-        .await
-        .unwrap();
-    scimgate::store::tokens::create_secret_token(
-        &app.db,
-        &other.id,
-        "provisioning",
-        None,
-        &Actor::operator(),
-    )
-    .await
-    .unwrap()
-    .1
-}
-
 async fn recompute_state(app: &TestApp) -> Option<String> {
     sqlx::query("SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1")
         .bind(&app.tenant.id)
@@ -682,7 +665,7 @@ async fn recompute_state(app: &TestApp) -> Option<String> {
 /// sent meanwhile is done while the recompute is still under way, not
 /// after it.
 async fn a_long_save_lets_other_tenants_write_between_its_steps(app: TestApp) {
-    let token = other_tenant_token(&app).await;
+    let (_, token) = app.other_tenant("globex").await;
     let save = start_a_long_save(&app, 20_000).await;
     let r = app
         .scim_as(

@@ -72,7 +72,7 @@ async fn recompute_at_100k_users(app: TestApp) {
 
     // Another tenant creates users one after another while the save runs:
     // the longest any of them took is how long the save held it up.
-    let token = crate::mapping::other_tenant_token(&app).await;
+    let (_, token) = app.other_tenant("globex").await;
     let (db, tenant_id, base, r) = (
         app.db.clone(),
         app.tenant.id.clone(),
