@@ -7,6 +7,7 @@
 //! Numbers are reported, never asserted: see BENCHMARKS.md.
 
 pub mod ceiling;
+pub mod hostile;
 pub mod load;
 pub mod webhook;
 

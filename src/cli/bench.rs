@@ -35,6 +35,12 @@ pub struct BenchArgs {
     /// Groups of that cycle.
     #[arg(long, default_value_t = 200)]
     pub webhook_cycle_groups: usize,
+    /// Instead of the rest: the hostile and oversized cases (unindexed
+    /// filters and sorts, large groups listed, a 40,000-value PATCH) on a
+    /// tenant of the first `--users` size, with the
+    /// server's RssAnon before, at its peak and after each.
+    #[arg(long)]
+    pub hostile: bool,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +57,16 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
     sizes.dedup();
     if args.concurrency.iter().any(|&c| c == 0 || c > 1024) {
         anyhow::bail!("--concurrency levels must be between 1 and 1024");
+    }
+    if args.hostile {
+        let users = sizes.first().copied().unwrap_or(20_000);
+        let report = bench::hostile::run(users).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", report.human());
+        }
+        return Ok(());
     }
     let opts = Options {
         postgres: args.postgres,
