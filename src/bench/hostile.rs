@@ -6,7 +6,8 @@
 //!
 //! The cases: eight unindexed filters and sorts at once on a tenant of
 //! `users` users; eight `GET /Groups?count=1000` at once over twenty groups
-//! of 10,000 members; a PATCH adding 40,000 e-mails with another tenant's
+//! of 10,000 members; eight `GET /Groups/{id}` at once of a group of 20,000
+//! members; a PATCH adding 40,000 e-mails with another tenant's
 //! create sent meanwhile. (A mapping save beside other tenants' writes is
 //! measured by `cargo test --test api mapping_perf -- --ignored`, where the
 //! save runs in the server's own process.)
@@ -256,6 +257,60 @@ pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
             "itemsPerPage {per_page}, body {:.1} MB",
             biggest as f64 / 1e6
         );
+        cases.push(case);
+        eprintln!("{}", cases.last().map(Case::line).unwrap_or_default());
+    }
+
+    // One group of 20,000 members (the first listed grows by PATCH), read
+    // eight times at once: written a page of members at a time.
+    {
+        let more: Vec<String> = sqlx::query(
+            "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000 OFFSET 10000",
+        )
+        .bind(&tenant.id)
+        .fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let (_, _, _, listed) = send(
+            &client,
+            reqwest::Method::GET,
+            scim("/Groups?count=1&excludedAttributes=members"),
+            &token,
+            None,
+        )
+        .await;
+        let gid = listed["Resources"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let patch = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members",
+                "value": more.iter().map(|id| json!({ "value": id })).collect::<Vec<_>>()}],
+        });
+        let (status, ..) = send(
+            &client,
+            reqwest::Method::PATCH,
+            scim(&format!("/Groups/{gid}")),
+            &token,
+            Some(&patch),
+        )
+        .await;
+        anyhow::ensure!(status == 204, "growing the group answered {status}");
+        let name = format!(
+            "8 × GET /Groups/{{id}} ({} members)",
+            ids.len() + more.len()
+        );
+        let (mut case, results) =
+            eight_at_once(&client, pid, name, scim(&format!("/Groups/{gid}")), &token).await;
+        let members = results
+            .first()
+            .and_then(|r| r.3["members"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        let biggest = results.iter().map(|r| r.2).max().unwrap_or(0);
+        case.note = format!("{members} members, body {:.1} MB", biggest as f64 / 1e6);
         cases.push(case);
         eprintln!("{}", cases.last().map(Case::line).unwrap_or_default());
     }

@@ -714,6 +714,13 @@ async fn get_resource(
             crate::provision::represent::wants("members", &params.attributes, &params.excluded)
         }
     };
+    if kind == ResourceKind::Group
+        && related
+        && !names_member_sub_attributes(&params)
+        && provision::member_count(&ctx, &id).await? > provision::STREAM_MEMBERS_AFTER
+    {
+        return stream_group(ctx, id, &params, &headers).await;
+    }
     let r = provision::get(&ctx, kind, &id, related).await?;
     if if_none_match_hits(&headers, &r) {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
@@ -726,6 +733,61 @@ async fn get_resource(
         scim_json(StatusCode::OK, &project(kind, &r, &params)),
         &r,
     ))
+}
+
+/// Whether `attributes` or `excludedAttributes` names a sub-attribute of
+/// `members` (then the group is built whole, to project each member).
+fn names_member_sub_attributes(params: &ListParams) -> bool {
+    params
+        .attributes
+        .iter()
+        .chain(&params.excluded)
+        .any(|a| a.name.eq_ignore_ascii_case("members") && a.sub.is_some())
+}
+
+/// A large group, written as it is read: the representation without
+/// `members`, then its members a page at a time. Memory holds one page,
+/// whatever the group's size.
+async fn stream_group(ctx: Ctx, id: String, params: &ListParams, headers: &HeaderMap) -> ApiResult {
+    let kind = ResourceKind::Group;
+    let r = provision::get(&ctx, kind, &id, false).await?;
+    if if_none_match_hits(headers, &r) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&r.etag()) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
+    let mut head = project(kind, &r, params).to_string();
+    // `{…}` becomes `{…,"members":[`; a projection always keeps `id`.
+    head.pop();
+    head.push_str(",\"members\":[");
+    let pages = provision::MemberPages::new(ctx, id);
+    let body =
+        futures_util::stream::unfold((Some(head), Some(pages)), |(head, pages)| async move {
+            if let Some(h) = head {
+                return Some((Ok(axum::body::Bytes::from(h)), (None, pages)));
+            }
+            let mut pages = pages?;
+            match pages.next_page().await {
+                Ok(Some(text)) => Some((Ok(axum::body::Bytes::from(text)), (None, Some(pages)))),
+                Ok(None) => Some((Ok(axum::body::Bytes::from_static(b"]}")), (None, None))),
+                Err(e) => {
+                    // The status is sent: all that is left is to cut the
+                    // answer short, which the client sees as a broken body.
+                    tracing::error!(error = %e.detail, "streaming a group's members failed");
+                    Some((
+                        Err(std::io::Error::other("reading members failed")),
+                        (None, None),
+                    ))
+                }
+            }
+        });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(with_resource_headers(resp, &r))
 }
 
 async fn create_resource(

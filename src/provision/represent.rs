@@ -36,6 +36,24 @@ pub fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
     format!("{base_url}{}/{id}", kind.endpoint())
 }
 
+/// One value of a group's `members`.
+pub fn member_value(base_url: &str, m: &Member) -> Value {
+    let member_kind = if m.kind == "Group" {
+        ResourceKind::Group
+    } else {
+        ResourceKind::User
+    };
+    let mut v = json!({
+        "value": m.id,
+        "$ref": location(base_url, member_kind, &m.id),
+        "type": m.kind,
+    });
+    if let Some(d) = &m.display {
+        v["display"] = Value::String(d.clone());
+    }
+    v
+}
+
 /// Builds the full representation: document + `id` + `meta`, and for groups
 /// `members`, for users `groups` (each only when given).
 pub fn full(
@@ -73,25 +91,7 @@ pub fn full(
         out.insert(k, v);
     }
     if let Some(members) = members {
-        let list: Vec<Value> = members
-            .iter()
-            .map(|m| {
-                let member_kind = if m.kind == "Group" {
-                    ResourceKind::Group
-                } else {
-                    ResourceKind::User
-                };
-                let mut v = json!({
-                    "value": m.id,
-                    "$ref": location(base_url, member_kind, &m.id),
-                    "type": m.kind,
-                });
-                if let Some(d) = &m.display {
-                    v["display"] = Value::String(d.clone());
-                }
-                v
-            })
-            .collect();
+        let list: Vec<Value> = members.iter().map(|m| member_value(base_url, m)).collect();
         out.insert("members".into(), Value::Array(list));
     }
     if kind == ResourceKind::User {

@@ -223,6 +223,45 @@ const LIST_SQL: &str = "SELECT m.member_id, m.member_type,
      WHERE m.tenant_id = $1 AND m.group_id = $2
      ORDER BY m.added_at, m.member_id";
 
+/// Up to `limit` members of a group that come after `after` (an
+/// `(added_at, member_id)` position) in the order of [`list`], with their
+/// positions: for reading a large group's members a page at a time.
+pub async fn page_in_order(
+    db: &Db,
+    tenant_id: &str,
+    group_id: &str,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> Result<Vec<(Member, (String, String))>, SqlError> {
+    let (added, id) = after.cloned().unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT m.member_id, m.member_type, m.added_at,
+            COALESCE(u.display_name, u.user_name, g.display_name) AS display
+         FROM scim_group_members m
+         LEFT JOIN scim_users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+         LEFT JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.member_id
+         WHERE m.tenant_id = $1 AND m.group_id = $2
+           AND (m.added_at > $3 OR (m.added_at = $3 AND m.member_id > $4))
+         ORDER BY m.added_at, m.member_id
+         LIMIT $5",
+    )
+    .bind(tenant_id)
+    .bind(group_id)
+    .bind(added)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let m = member_from_row(r)?;
+            let at: String = r.try_get("added_at")?;
+            let position = (at, m.id.clone());
+            Ok((m, position))
+        })
+        .collect()
+}
+
 fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, SqlError> {
     Ok(Member {
         id: row.try_get("member_id")?,

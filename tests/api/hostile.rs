@@ -9,7 +9,7 @@ use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, send};
 use crate::scim_behaviour::raw;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -702,3 +702,86 @@ async fn deep_and_long_json_bodies_are_answered_and_bounded() {
         "an attribute outside the schema is not stored"
     );
 }
+
+/// A group of more than 10,000 members is written as its members are read,
+/// a page at a time: the answer holds every member, in the form and order
+/// of a materialised representation, with its ETag; projections work.
+async fn a_large_group_is_answered_a_page_at_a_time(app: TestApp) {
+    use sqlx::Row as _;
+    const N: usize = 12_345;
+    crate::console_views::seed_users(&app, &app.tenant.id, N, |i| {
+        serde_json::json!({"userName": format!("s{i:05}@acme.example"), "displayName": format!("S \"{i}\"")})
+    })
+    .await;
+    let ids: Vec<String> = sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1")
+        .bind(&app.tenant.id)
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("id").unwrap())
+        .collect();
+    let r = app
+        .post(
+            "/Groups",
+            &serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Everyone",
+                "members": ids.iter().map(|id| serde_json::json!({"value": id})).collect::<Vec<_>>(),
+            }),
+        )
+        .await;
+    r.expect(201);
+    let gid = r.body["id"].as_str().unwrap().to_string();
+    let created_members = r.body["members"].clone();
+
+    let got = app.get(&format!("/Groups/{gid}")).await;
+    got.expect(200);
+    assert_eq!(got.header("content-type"), Some("application/scim+json"));
+    assert_eq!(
+        got.header("etag"),
+        Some(got.body["meta"]["version"].as_str().unwrap())
+    );
+    assert_eq!(got.body["displayName"], "Everyone");
+    assert_eq!(got.body["id"], gid);
+    let members = got.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), N);
+    assert_eq!(
+        &got.body["members"], &created_members,
+        "same form and order as materialised"
+    );
+    assert!(members.iter().any(|m| m["display"] == "S \"7\""));
+
+    // Projections: without members, or only some attributes of the group.
+    let r = app
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await;
+    r.expect(200);
+    assert!(r.body.get("members").is_none());
+    let r = app
+        .get(&format!("/Groups/{gid}?attributes=displayName"))
+        .await;
+    r.expect(200);
+    assert!(r.body.get("members").is_none());
+    let r = app.get(&format!("/Groups/{gid}?attributes=members")).await;
+    r.expect(200);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), N);
+    assert_eq!(r.body["id"], gid);
+    let r = app
+        .get(&format!("/Groups/{gid}?attributes=members.value"))
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["members"][0].as_object().unwrap().len(), 1);
+    // A conditional GET still answers 304.
+    let etag = got.header("etag").unwrap().to_string();
+    let r = send(
+        app.client
+            .get(app.scim_url(&format!("/Groups/{gid}")))
+            .bearer_auth(&app.token)
+            .header("if-none-match", etag),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 304);
+}
+
+crate::on_both_databases!(a_large_group_is_answered_a_page_at_a_time);
