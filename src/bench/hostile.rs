@@ -182,6 +182,20 @@ async fn eight_at_once(
     (case, results)
 }
 
+/// Up to 10,000 of the tenant's user ids, in id order, from `offset`.
+async fn user_ids(db: &Db, tenant_id: &str, offset: i64) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query(
+        "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000 OFFSET $2",
+    )
+    .bind(tenant_id)
+    .bind(offset)
+    .fetch_all(db.reader())
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?)
+}
+
 /// Runs every case on a fresh SQLite database.
 pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
     let dir = tempfile::tempdir()?;
@@ -217,14 +231,7 @@ pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
     }
 
     // Twenty groups of 10,000 members, listed eight times at once.
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000")
-            .bind(&tenant.id)
-            .fetch_all(db.reader())
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+    let ids = user_ids(&db, &tenant.id, 0).await?;
     let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
     for g in 0..20 {
         let body = json!({
@@ -264,15 +271,7 @@ pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
     // One group of 20,000 members (the first listed grows by PATCH), read
     // eight times at once: written a page of members at a time.
     {
-        let more: Vec<String> = sqlx::query(
-            "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000 OFFSET 10000",
-        )
-        .bind(&tenant.id)
-        .fetch_all(db.reader())
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        let more = user_ids(&db, &tenant.id, 10_000).await?;
         let (_, _, _, listed) = send(
             &client,
             reqwest::Method::GET,

@@ -37,6 +37,19 @@ async fn read_until_closed(
     }
 }
 
+/// The tenant's user ids, in id order.
+async fn user_ids(app: &TestApp) -> Vec<String> {
+    use sqlx::Row as _;
+    sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id")
+        .bind(&app.tenant.id)
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("id").unwrap())
+        .collect()
+}
+
 async fn short_limits() -> TestApp {
     TestApp::spawn_with(Backend::Sqlite, |c| {
         c.limits.header_read_timeout = Duration::from_secs(2);
@@ -589,7 +602,6 @@ async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 /// startIndex reaches every group. Without members, the page is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_listings_carry_a_bounded_number_of_members() {
-    use sqlx::Row as _;
     let app = TestApp::spawn_sqlite().await;
     const PER_GROUP: usize = 6_000;
     crate::console_views::seed_users(
@@ -599,15 +611,7 @@ async fn group_listings_carry_a_bounded_number_of_members() {
         |i| serde_json::json!({"userName": format!("m{i:05}@acme.example")}),
     )
     .await;
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id")
-            .bind(&app.tenant.id)
-            .fetch_all(app.db.reader())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get("id").unwrap())
-            .collect();
+    let ids = user_ids(&app).await;
     let everyone = &ids[..PER_GROUP];
     for name in ["g1", "g2", "g3"] {
         let r = app
@@ -707,20 +711,12 @@ async fn deep_and_long_json_bodies_are_answered_and_bounded() {
 /// a page at a time: the answer holds every member, in the form and order
 /// of a materialised representation, with its ETag; projections work.
 async fn a_large_group_is_answered_a_page_at_a_time(app: TestApp) {
-    use sqlx::Row as _;
     const N: usize = 12_345;
     crate::console_views::seed_users(&app, &app.tenant.id, N, |i| {
         serde_json::json!({"userName": format!("s{i:05}@acme.example"), "displayName": format!("S \"{i}\"")})
     })
     .await;
-    let ids: Vec<String> = sqlx::query("SELECT id FROM scim_users WHERE tenant_id = $1")
-        .bind(&app.tenant.id)
-        .fetch_all(app.db.reader())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get("id").unwrap())
-        .collect();
+    let ids = user_ids(&app).await;
     let r = app
         .post(
             "/Groups",
