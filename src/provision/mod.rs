@@ -408,6 +408,9 @@ const MEMBER_PAGE: i64 = 1_000;
 
 /// How many members a group has.
 pub async fn member_count(ctx: &Ctx, group_id: &str) -> Result<i64, ScimError> {
+    if !resources::storable_id(group_id) {
+        return Ok(0);
+    }
     members::count(&ctx.db, &ctx.tenant_id, group_id)
         .await
         .map_err(internal)
