@@ -270,45 +270,61 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_BATCH: i64 = 500;
 
 /// Runs the log's background work until the task is aborted: on
-/// PostgreSQL the publisher, everywhere the pruner.
+/// PostgreSQL the publisher, everywhere the housekeeping. Each runs as a
+/// task of its own, so that a long housekeeping pass (a mapping recompute
+/// resumed after a restart, a large pruning) never holds up publishing;
+/// aborting the returned task ends both.
 pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut publish = tokio::time::interval(PUBLISH_EVERY);
-        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = publish.tick(), if db.backend() == Backend::Postgres => {
-                    if let Err(e) = store::publish_committed(&db).await {
-                        tracing::warn!(error = %e, "publishing events failed; retrying");
-                    }
-                }
-                _ = prune.tick() => {
-                    match prune_all(&db, settings.retention_days).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(events = n, "pruned events past retention"),
-                        Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying"),
-                    }
-                    match prune_activity(&db, settings.activity_retention_days).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
-                        Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
-                    }
-                    match crate::provision::recompute::resume_all(&db).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(tenants = n, "finished mapping recomputes cut short"),
-                        Err(e) => tracing::warn!(error = %e, "resuming a mapping recompute failed; retrying"),
-                    }
-                    match prune_expired(&db).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(rows = n, "pruned expired codes and sign-in counters"),
-                        Err(e) => tracing::warn!(error = %e, "pruning expired rows failed; retrying"),
-                    }
-                }
-            }
+        let mut tasks = tokio::task::JoinSet::new();
+        if db.backend() == Backend::Postgres {
+            tasks.spawn(publisher(db.clone()));
         }
+        tasks.spawn(housekeeping(db, settings));
+        while tasks.join_next().await.is_some() {}
     })
+}
+
+/// Gives committed events their positions, every [`PUBLISH_EVERY`].
+async fn publisher(db: Db) {
+    let mut publish = tokio::time::interval(PUBLISH_EVERY);
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        publish.tick().await;
+        if let Err(e) = store::publish_committed(&db).await {
+            tracing::warn!(error = %e, "publishing events failed; retrying");
+        }
+    }
+}
+
+/// Every [`PRUNE_EVERY`]: retention, expired rows, and mapping recomputes
+/// cut short.
+async fn housekeeping(db: Db, settings: Settings) {
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        prune.tick().await;
+        match prune_all(&db, settings.retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned events past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying"),
+        }
+        match prune_activity(&db, settings.activity_retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
+        }
+        match prune_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "pruned expired codes and sign-in counters"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed; retrying"),
+        }
+        match crate::provision::recompute::resume_all(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenants = n, "finished mapping recomputes cut short"),
+            Err(e) => tracing::warn!(error = %e, "resuming a mapping recompute failed; retrying"),
+        }
+    }
 }
 
 /// Deletes events older than the retention, a small batch at a time.
