@@ -723,16 +723,21 @@ async fn get_resource(
     }
     let r = provision::get(&ctx, kind, &id, related).await?;
     if if_none_match_hits(&headers, &r) {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&r.etag()) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(resp);
+        return Ok(not_modified(&r));
     }
     Ok(with_resource_headers(
         scim_json(StatusCode::OK, &project(kind, &r, &params)),
         &r,
     ))
+}
+
+/// `304 Not Modified` with the resource's ETag.
+fn not_modified(r: &Resource) -> Response {
+    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&r.etag()) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
 }
 
 /// Whether `attributes` or `excludedAttributes` names a sub-attribute of
@@ -752,11 +757,7 @@ async fn stream_group(ctx: Ctx, id: String, params: &ListParams, headers: &Heade
     let kind = ResourceKind::Group;
     let r = provision::get(&ctx, kind, &id, false).await?;
     if if_none_match_hits(headers, &r) {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&r.etag()) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(resp);
+        return Ok(not_modified(&r));
     }
     let mut head = project(kind, &r, params).to_string();
     // `{…}` becomes `{…,"members":[`; a projection always keeps `id`.

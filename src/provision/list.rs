@@ -359,11 +359,7 @@ pub async fn list(
                     .await
                     .map_err(internal)?
             };
-            let rows = if kind == ResourceKind::Group && with_related {
-                within_member_budget(ctx, rows).await?
-            } else {
-                rows
-            };
+            let rows = within_member_budget(ctx, kind, with_related, rows).await?;
             (total, build_many(ctx, kind, &rows, with_related).await?)
         }
         _ => {
@@ -568,10 +564,15 @@ const SCAN_BATCH_WITH_MEMBERS: i64 = 50;
 /// group, whatever its size.
 pub const MEMBER_BUDGET: i64 = 10_000;
 
-/// The leading `rows` (groups) whose members fit [`MEMBER_BUDGET`], at
-/// least one.
-async fn within_member_budget(ctx: &Ctx, mut rows: Vec<Row>) -> Result<Vec<Row>, ScimError> {
-    if rows.len() <= 1 {
+/// The leading `rows` whose members fit [`MEMBER_BUDGET`], at least one:
+/// for groups shown with their members; other listings are left whole.
+async fn within_member_budget(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    with_members: bool,
+    mut rows: Vec<Row>,
+) -> Result<Vec<Row>, ScimError> {
+    if kind != ResourceKind::Group || !with_members || rows.len() <= 1 {
         return Ok(rows);
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -707,11 +708,7 @@ async fn scan(
         }
     }
     if sort.is_none() {
-        let page = if kind == ResourceKind::Group && with_related {
-            within_member_budget(ctx, page).await?
-        } else {
-            page
-        };
+        let page = within_member_budget(ctx, kind, with_related, page).await?;
         return Ok((total, build_many(ctx, kind, &page, with_related).await?));
     }
     // The page's ids in order, then their rows.
@@ -749,11 +746,7 @@ async fn scan(
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     rows.sort_by_key(|r| place.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
-    let rows = if kind == ResourceKind::Group && with_related {
-        within_member_budget(ctx, rows).await?
-    } else {
-        rows
-    };
+    let rows = within_member_budget(ctx, kind, with_related, rows).await?;
     let mut by_id: std::collections::HashMap<String, Resource> =
         build_many(ctx, kind, &rows, with_related)
             .await?
