@@ -322,12 +322,14 @@ pub fn is_busy(e: &SqlError) -> bool {
 /// How much of the SQLite file every connection maps for reading (256 MiB).
 pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 
-/// The writer also keeps a larger page cache (32 MiB: the indexes a
-/// provisioning cycle touches stay in memory) and checkpoints the WAL into
+/// The writer also keeps a larger page cache (8 MiB: the index pages a
+/// provisioning cycle touches stay in memory; the file itself is mapped, so
+/// more would only hold copies of pages the mapping already has, counted as
+/// the process's own memory) and checkpoints the WAL into
 /// the database every 8,192 pages (32 MiB) rather than 1,000: a page changed
 /// by many transactions is then copied back once, and the sync that comes
 /// with each checkpoint happens an eighth as often.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192;";
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 8192;";
 /// The checkpoint interval of [`WRITER_PRAGMAS`], for the read log's writer.
 pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
 const READER_PRAGMAS: &str = "";
