@@ -253,7 +253,10 @@ pub async fn insert(
             .bind(&row.updated_at)
             .execute(&mut **tx)
             .await?;
-            replace_emails(tx, tenant_id, &row.id, &ix.emails).await?;
+            // A new user has no e-mail rows to replace: one statement
+            // (and, on SQLite, one round trip to its connection) fewer.
+            let rows = email_rows(&row.id, &ix.emails);
+            insert_emails(tx, tenant_id, &rows).await?;
         }
         Table::Groups => {
             sqlx::query(
@@ -361,11 +364,18 @@ async fn replace_emails(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    let rows: Vec<(&str, &str, Option<&str>)> = emails
+    insert_emails(tx, tenant_id, &email_rows(user_id, emails)).await
+}
+
+/// The rows [`insert_emails`] writes for one user.
+fn email_rows<'a>(
+    user_id: &'a str,
+    emails: &'a [(String, Option<String>)],
+) -> Vec<(&'a str, &'a str, Option<&'a str>)> {
+    emails
         .iter()
         .map(|(value, kind)| (user_id, value.as_str(), kind.as_deref()))
-        .collect();
-    insert_emails(tx, tenant_id, &rows).await
+        .collect()
 }
 
 /// E-mail rows `(user id, lower-cased value, type)` written 500 per
