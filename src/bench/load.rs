@@ -27,14 +27,68 @@ pub struct LoadResult {
     /// microseconds: what a request costs, independent of how busy the
     /// machine was with the load generator.
     pub server_cpu_us: Option<f64>,
+    /// When this is the median of several runs: how far they spread.
+    pub spread: Option<Spread>,
+}
+
+/// The range of several runs of one measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spread {
+    pub runs: usize,
+    pub requests_per_second_min: f64,
+    pub requests_per_second_max: f64,
+    pub server_cpu_us_min: Option<f64>,
+    pub server_cpu_us_max: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 impl LoadResult {
+    /// Several runs of one measurement as one: the median of each figure,
+    /// with the range of requests per second and server CPU time.
+    pub fn median_of(runs: &[LoadResult]) -> Option<LoadResult> {
+        let first = runs.first()?;
+        let field = |f: fn(&LoadResult) -> f64| median(runs.iter().map(f).collect());
+        let cpu: Vec<f64> = runs.iter().filter_map(|r| r.server_cpu_us).collect();
+        let rps = runs.iter().map(|r| r.requests_per_second);
+        Some(LoadResult {
+            name: first.name.clone(),
+            concurrency: first.concurrency,
+            requests: runs.iter().map(|r| r.requests).sum(),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            seconds: runs.iter().map(|r| r.seconds).sum(),
+            requests_per_second: field(|r| r.requests_per_second),
+            p50_ms: field(|r| r.p50_ms),
+            p90_ms: field(|r| r.p90_ms),
+            p99_ms: field(|r| r.p99_ms),
+            max_ms: runs.iter().map(|r| r.max_ms).fold(0.0, f64::max),
+            server_cpu_us: (!cpu.is_empty()).then(|| median(cpu.clone())),
+            spread: Some(Spread {
+                runs: runs.len(),
+                requests_per_second_min: rps.clone().fold(f64::INFINITY, f64::min),
+                requests_per_second_max: rps.fold(0.0, f64::max),
+                server_cpu_us_min: cpu.iter().copied().reduce(f64::min),
+                server_cpu_us_max: cpu.iter().copied().reduce(f64::max),
+            }),
+        })
+    }
+
     pub fn row(&self) -> String {
         format!(
-            "{:<40} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>9}",
+            "{:<40} {:>10.0} {:>15} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>9}",
             self.name,
             self.requests_per_second,
+            self.spread.as_ref().map_or_else(String::new, |s| format!(
+                "{:.0}–{:.0}",
+                s.requests_per_second_min, s.requests_per_second_max
+            )),
             self.p50_ms,
             self.p90_ms,
             self.p99_ms,
@@ -206,6 +260,7 @@ fn summarize(
         p99_ms: ms(0.99),
         max_ms: all.max() as f64 / 1000.0,
         server_cpu_us: None,
+        spread: None,
     }
 }
 
@@ -336,28 +391,7 @@ pub async fn writes(
 
     if seeded >= 11_000 {
         let all = all_user_ids(client, &scim, token, 11_000).await?;
-        let group: serde_json::Value = client
-            .post(format!("{scim}/Groups"))
-            .bearer_auth(token)
-            .header("content-type", "application/scim+json")
-            .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Big group {run_id}")}).to_string())
-            .send()
-            .await?
-            .json()
-            .await?;
-        let gid = group["id"].as_str().unwrap_or_default().to_string();
-        // Fill to 10,000 members in Entra-sized batches (not measured).
-        for chunk in all[..10_000].chunks(500) {
-            let members: Vec<_> = chunk.iter().map(|id| json!({"value": id})).collect();
-            client
-                .patch(format!("{scim}/Groups/{gid}"))
-                .bearer_auth(token)
-                .header("content-type", "application/scim+json")
-                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Add", "path": "members", "value": members}]}).to_string())
-                .send()
-                .await?
-                .error_for_status()?;
-        }
+        let gid = big_group(client, &scim, token, &all[..10_000], run_id).await?;
         let extra = &all[10_000..];
         let adds = run_requests("add 1 member to 10k group c=8", 8, extra.len() as u64, max_duration, |n| {
             client
@@ -372,7 +406,41 @@ pub async fn writes(
     Ok(out)
 }
 
-async fn all_user_ids(
+/// A new group with these members, added in Entra-sized batches of 500
+/// (not measured); its id.
+pub async fn big_group(
+    client: &reqwest::Client,
+    scim: &str,
+    token: &str,
+    members: &[String],
+    run_id: &str,
+) -> anyhow::Result<String> {
+    let group: serde_json::Value = client
+        .post(format!("{scim}/Groups"))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Big group {run_id}")}).to_string())
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let gid = group["id"].as_str().unwrap_or_default().to_string();
+    for chunk in members.chunks(500) {
+        let members: Vec<_> = chunk.iter().map(|id| json!({"value": id})).collect();
+        client
+            .patch(format!("{scim}/Groups/{gid}"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Add", "path": "members", "value": members}]}).to_string())
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(gid)
+}
+
+pub async fn all_user_ids(
     client: &reqwest::Client,
     scim: &str,
     token: &str,

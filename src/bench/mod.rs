@@ -7,9 +7,11 @@
 //! Numbers are reported, never asserted: see BENCHMARKS.md.
 
 pub mod ceiling;
+pub mod cycle;
 pub mod hostile;
 pub mod load;
 pub mod webhook;
+pub mod wrk;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -43,11 +45,39 @@ pub struct Options {
     /// Also run the simulator's initial cycle of (users, groups) without and
     /// with a webhook, for the commit → delivery lag during a cycle.
     pub webhook_cycle: Option<(usize, usize)>,
+    /// Runs of each load measurement (the ceiling and the hot path
+    /// alternate within a run); medians are reported with the spread.
+    pub repeat: usize,
+    pub generator: Generator,
+}
+
+/// What sends the HTTP load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generator {
+    /// `wrk`, a separate program (see [`wrk`]).
+    Wrk,
+    /// scimgate's own client, when wrk is not installed: it shares the
+    /// runtime and the cores with nothing else of scimgate, but it is
+    /// heavier than wrk per request, which lowers the ceiling it measures.
+    Builtin,
+}
+
+impl Generator {
+    /// `wrk` when it can be run, the built-in client otherwise.
+    pub fn detect() -> Generator {
+        if wrk::available() {
+            Generator::Wrk
+        } else {
+            Generator::Builtin
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub database: String,
+    pub generator: Generator,
     pub ceiling: Vec<LoadResult>,
     pub hot_path: Vec<SizedResult>,
     pub writes: Vec<LoadResult>,
@@ -117,33 +147,58 @@ impl Process {
         Some((utime + stime) / 100.0)
     }
 
-    /// Runs one measurement against this process, recording its CPU time
-    /// per request.
+    /// Runs one hot-path measurement against this process with the chosen
+    /// generator, recording the server's CPU time per request.
     async fn measure(
         &self,
-        client: &reqwest::Client,
-        target: &Arc<Target>,
+        bench: &Bench<'_>,
+        users: usize,
         concurrency: usize,
-        opts: &Options,
         name: String,
-    ) -> LoadResult {
+    ) -> anyhow::Result<LoadResult> {
+        let opts = bench.opts;
         let before = self.cpu_seconds();
-        let mut r = load::run(
-            client,
-            target,
-            concurrency,
-            opts.max_requests,
-            opts.max_duration,
-        )
-        .await;
+        let mut r = match opts.generator {
+            Generator::Wrk => {
+                let script = wrk::Script::HotPath {
+                    token: bench.token,
+                    users,
+                };
+                wrk::run(
+                    &self.base,
+                    &script,
+                    concurrency,
+                    opts.max_duration,
+                    bench.dir,
+                )
+                .await?
+            }
+            Generator::Builtin => {
+                let target = Arc::new(Target::hot_path(&self.base, bench.token, users));
+                load::run(
+                    bench.client,
+                    &target,
+                    concurrency,
+                    opts.max_requests,
+                    opts.max_duration,
+                )
+                .await
+            }
+        };
+        self.attribute_cpu(&mut r, before);
+        r.name = name;
+        eprintln!("{}", r.line());
+        Ok(r)
+    }
+
+    /// Sets the server's CPU time per request of `r`, from the process's
+    /// CPU time `before` it and now.
+    fn attribute_cpu(&self, r: &mut LoadResult, before: Option<f64>) {
         if let (Some(b), Some(a)) = (before, self.cpu_seconds())
             && r.requests > 0
         {
             r.server_cpu_us = Some((a - b) * 1e6 / r.requests as f64);
         }
-        r.name = name;
-        eprintln!("{}", r.line());
-        r
     }
 
     fn rss_mib(&self) -> Option<f64> {
@@ -236,6 +291,15 @@ async fn seed_users(db: &Db, tenant_id: &str, from: usize, to: usize) -> anyhow:
     Ok(())
 }
 
+/// What every measurement of one run shares.
+struct Bench<'a> {
+    opts: &'a Options,
+    token: &'a str,
+    client: &'a reqwest::Client,
+    /// Where wrk's scripts are written.
+    dir: &'a std::path::Path,
+}
+
 /// Runs every measurement.
 pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
@@ -270,21 +334,27 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     let (_, token) =
         tokens::create_secret_token(&db, &tenant.id, "bench", None, &Actor::operator()).await?;
     let client = load::client(opts.concurrency.iter().copied().max().unwrap_or(1))?;
-
-    // The ceiling: same client, same loopback, a handler doing nothing.
-    let mut ceiling = Vec::new();
-    {
-        let p = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
-        let target = Arc::new(Target::hot_path(&p.base, &token, 0));
-        for &c in &opts.concurrency {
-            let r = p
-                .measure(&client, &target, c, opts, format!("ceiling c={c}"))
-                .await;
-            ceiling.push(r);
+    let dir = tempfile::tempdir()?;
+    let bench = Bench {
+        opts,
+        token: &token,
+        client: &client,
+        dir: dir.path(),
+    };
+    eprintln!(
+        "load generator: {}",
+        match opts.generator {
+            Generator::Wrk => "wrk",
+            Generator::Builtin => "scimgate's own client (wrk is not installed)",
         }
-    }
+    );
 
+    // The ceiling: a handler doing nothing, loaded the same way over the
+    // same loopback, alternating with the hot path so that both see the
+    // same machine.
+    let ceiling_server = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
     let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
+    let mut ceiling = Vec::new();
     let mut hot_path = Vec::new();
     let mut seeded = 0;
     for &size in &opts.sizes {
@@ -296,32 +366,64 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         if db.backend() == crate::store::Backend::Postgres {
             sqlx::query("ANALYZE").execute(db.writer()).await?;
         }
-        let target = Arc::new(Target::hot_path(&server.base, &token, size));
         // One short warm-up so caches and pools are in their steady state.
+        let target = Arc::new(Target::hot_path(&server.base, &token, size));
         load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
-        for &c in &opts.concurrency {
-            let name = format!("hot path {size} users c={c}");
-            let r = server.measure(&client, &target, c, opts, name).await;
-            hot_path.push(SizedResult {
-                users: size,
-                result: r,
-            });
+        let mut runs: Vec<(Vec<LoadResult>, Vec<LoadResult>)> = opts
+            .concurrency
+            .iter()
+            .map(|_| Default::default())
+            .collect();
+        for rep in 1..=opts.repeat.max(1) {
+            for (i, &c) in opts.concurrency.iter().enumerate() {
+                let name = format!("ceiling c={c}");
+                let r = ceiling_server
+                    .measure(&bench, 0, c, format!("{name} (run {rep})"))
+                    .await?;
+                runs[i].0.push(LoadResult { name, ..r });
+                let name = format!("hot path {size} users c={c}");
+                let r = server
+                    .measure(&bench, size, c, format!("{name} (run {rep})"))
+                    .await?;
+                runs[i].1.push(LoadResult { name, ..r });
+            }
+        }
+        for (c, h) in runs {
+            ceiling.extend(LoadResult::median_of(&c));
+            if let Some(result) = LoadResult::median_of(&h) {
+                hot_path.push(SizedResult {
+                    users: size,
+                    result,
+                });
+            }
         }
     }
+    drop(ceiling_server);
 
     let mut writes = Vec::new();
     let mut webhook = None;
     if !opts.skip_writes {
-        writes = load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?;
+        // The read log of the hot path's requests is still being written
+        // (through the one writer) for a few seconds after it: let it drain,
+        // so that the writes measured are not queued behind it.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        writes = match opts.generator {
+            Generator::Wrk => wrk_writes(&bench, &server, seeded).await?,
+            Generator::Builtin => {
+                load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?
+            }
+        };
         for r in &writes {
             eprintln!("{}", r.line());
         }
-        // Creates just before the endpoint is registered, as the baseline.
+        // Creates just before the endpoint is registered, as the baseline
+        // (with the built-in client: the comparison is with and without a
+        // webhook, the same client both times).
         let without = load::creates(
             &client,
             &server.base,
             &token,
-            "create user c=8, no webhook",
+            "create user c=8, no webhook (own client)",
             opts.max_duration,
         )
         .await;
@@ -348,6 +450,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     db.close().await;
     Ok(Report {
         database: label.to_string(),
+        generator: opts.generator,
         ceiling,
         hot_path,
         writes,
@@ -356,6 +459,78 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         server_rss_mib,
         server_rss_anon_mib,
     })
+}
+
+/// One write measurement from wrk at concurrency 8.
+async fn measure_writes(
+    bench: &Bench<'_>,
+    server: &Process,
+    script: wrk::Script<'_>,
+    name: &str,
+) -> anyhow::Result<LoadResult> {
+    let before = server.cpu_seconds();
+    let mut r = wrk::run(&server.base, &script, 8, bench.opts.max_duration, bench.dir).await?;
+    server.attribute_cpu(&mut r, before);
+    r.name = name.to_string();
+    Ok(r)
+}
+
+/// Creates, PATCHes and single-member adds at concurrency 8, from wrk, with
+/// the server's CPU time per request.
+async fn wrk_writes(
+    bench: &Bench<'_>,
+    server: &Process,
+    seeded: usize,
+) -> anyhow::Result<Vec<LoadResult>> {
+    let client = bench.client;
+    let scim = format!("{}/scim/v2", server.base);
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut out = Vec::new();
+    out.push(
+        measure_writes(
+            bench,
+            server,
+            wrk::Script::Creates {
+                token: bench.token,
+                run_id: &run_id[..8],
+            },
+            "create user c=8",
+        )
+        .await?,
+    );
+    let ids = load::all_user_ids(client, &scim, bench.token, 11_000.min(seeded)).await?;
+    if !ids.is_empty() {
+        let some = &ids[..ids.len().min(1000)];
+        out.push(
+            measure_writes(
+                bench,
+                server,
+                wrk::Script::Patches {
+                    token: bench.token,
+                    ids: some,
+                },
+                "patch user c=8",
+            )
+            .await?,
+        );
+    }
+    if ids.len() >= 11_000 {
+        let gid = load::big_group(client, &scim, bench.token, &ids[..10_000], &run_id).await?;
+        out.push(
+            measure_writes(
+                bench,
+                server,
+                wrk::Script::MemberAdds {
+                    token: bench.token,
+                    group: &gid,
+                    ids: &ids[10_000..],
+                },
+                "add 1 member to 10k group c=8",
+            )
+            .await?,
+        );
+    }
+    Ok(out)
 }
 
 async fn create_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
@@ -379,10 +554,25 @@ async fn drop_pg_database(admin: &str, name: &str) {
 
 impl Report {
     pub fn human(&self) -> String {
-        let mut out = format!("scimgate bench on {}\n\n", self.database);
+        let mut out = format!(
+            "scimgate bench on {}, load from {}\n\n",
+            self.database,
+            match self.generator {
+                Generator::Wrk => "wrk",
+                Generator::Builtin => "scimgate's own client",
+            }
+        );
         out.push_str(&format!(
-            "{:<40} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}\n",
-            "measurement", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "server µs"
+            "{:<40} {:>10} {:>15} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}\n",
+            "measurement",
+            "req/s",
+            "range",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "server µs"
         ));
         for r in self
             .ceiling
@@ -439,6 +629,18 @@ impl Report {
             out.push('\n');
         }
         out.push_str("server µs: CPU time (user + system) the server process spent per request\n");
+        out.push_str(
+            "req/s and latencies: medians of the runs; range: the lowest and highest req/s\n",
+        );
+        // The ceiling was measured beside each hot-path row, in the same
+        // order (per tenant size, per concurrency).
+        for (h, c) in self.hot_path.iter().zip(&self.ceiling) {
+            out.push_str(&format!(
+                "{}: {:.2} of the ceiling measured beside it\n",
+                h.result.name,
+                h.result.requests_per_second / c.requests_per_second.max(1.0)
+            ));
+        }
         out
     }
 }

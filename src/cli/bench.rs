@@ -41,6 +41,23 @@ pub struct BenchArgs {
     /// server's RssAnon before, at its peak and after each.
     #[arg(long)]
     pub hostile: bool,
+    /// Instead of the rest: the simulator's initial cycle of this many
+    /// users (and `--cycle-groups` groups) against a fresh server, once per
+    /// `--cycle-tenants` size, with the time and the server's RssAnon.
+    #[arg(long)]
+    pub cycle: Option<usize>,
+    #[arg(long, default_value_t = 200)]
+    pub cycle_groups: usize,
+    /// Users already in the tenant before each cycle, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub cycle_tenants: Vec<usize>,
+    /// Runs of each load measurement; medians are reported with the range.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// What sends the load: `wrk` (installed by `scripts/install-wrk`),
+    /// `builtin` (scimgate's own client) or `auto` (wrk when installed).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "wrk", "builtin"])]
+    pub generator: String,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +85,21 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Some(users) = args.cycle {
+        let report = bench::cycle::run(
+            args.postgres.as_deref(),
+            users,
+            args.cycle_groups,
+            &args.cycle_tenants,
+        )
+        .await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", report.human());
+        }
+        return Ok(());
+    }
     let opts = Options {
         postgres: args.postgres,
         sizes,
@@ -78,6 +110,17 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         webhook_cycle: args
             .webhook_cycle_users
             .map(|u| (u, args.webhook_cycle_groups)),
+        repeat: args.repeat.clamp(1, 20),
+        generator: match args.generator.as_str() {
+            "wrk" if !bench::wrk::available() => {
+                anyhow::bail!(
+                    "wrk is not installed: run scripts/install-wrk, or --generator builtin"
+                )
+            }
+            "wrk" => bench::Generator::Wrk,
+            "builtin" => bench::Generator::Builtin,
+            _ => bench::Generator::detect(),
+        },
     };
     let report = bench::run(&opts).await?;
     if json {

@@ -250,6 +250,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         } else {
             0.0
         },
+        cycle_ms: cycle_secs * 1000.0,
         wall_ms: started.elapsed().as_secs_f64() * 1000.0,
         failures: client.rec.failures(),
         differences,

@@ -154,6 +154,9 @@ pub struct Report {
     pub failed_requests: u64,
     /// Requests per second over the provisioning cycles (not verification).
     pub requests_per_second: f64,
+    /// How long the provisioning cycles took (not connecting, not
+    /// verification).
+    pub cycle_ms: f64,
     pub wall_ms: f64,
     /// The failed requests (the first [`MAX_KEPT`]; `failed_requests`
     /// counts all).
