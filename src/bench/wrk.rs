@@ -30,9 +30,10 @@ pub enum Script<'a> {
     Creates { token: &'a str, run_id: &'a str },
     /// `PATCH /Users/{id}` replacing `title`, over these ids in turn.
     Patches { token: &'a str, ids: &'a [String] },
-    /// `PATCH /Groups/{group}` adding one member, each of `ids` once
-    /// (the measurement stops when they are used up).
-    MemberAdds {
+    /// `PATCH /Groups/{group}` adding one member, each of `ids` in turn,
+    /// then removing them in turn, and so on: every request changes the
+    /// group, however long the measurement lasts.
+    MemberChanges {
         token: &'a str,
         group: &'a str,
         ids: &'a [String],
@@ -69,13 +70,13 @@ impl Script<'_> {
             Script::HotPath { token, .. }
             | Script::Creates { token, .. }
             | Script::Patches { token, .. }
-            | Script::MemberAdds { token, .. } => token,
+            | Script::MemberChanges { token, .. } => token,
         }
     }
 
     /// The script's own part: a `request()` that uses `seq` (the number of
     /// this request across all threads, starting at 0: thread `offset`,
-    /// then every `stride`-th) and, for bounded lists, a `limit`.
+    /// then every `stride`-th).
     fn body(&self) -> String {
         match self {
             Script::HotPath { users, .. } => format!(
@@ -118,15 +119,18 @@ end
 "#,
                 ids = lua_list(ids)
             ),
-            Script::MemberAdds { group, ids, .. } => format!(
+            Script::MemberChanges { group, ids, .. } => format!(
                 r#"
 local ids = {ids}
 local group = {group}
-limit = #ids
 wrk.headers["Content-Type"] = "application/scim+json"
 function make(seq)
   local id = ids[(seq % #ids) + 1]
-  local body = '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"Add","path":"members","value":[{{"value":"' .. id .. '"}}]}}]}}'
+  local op = "Add"
+  if math.floor(seq / #ids) % 2 == 1 then
+    op = "Remove"
+  end
+  local body = '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"' .. op .. '","path":"members","value":[{{"value":"' .. id .. '"}}]}}]}}'
   return wrk.format("PATCH", "/scim/v2/Groups/" .. group, nil, body)
 end
 "#,
@@ -142,7 +146,6 @@ end
             r#"-- scimgate bench: one measurement for wrk
 wrk.headers["Authorization"] = {auth}
 stride = {threads}
-limit = nil
 {body}
 local next_offset = 0
 function setup(thread)
@@ -155,7 +158,7 @@ function request()
   k = k + 1
   return make(seq)
 end
-{stop}function done(summary, latency, requests)
+function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'SCIMGATE-WRK {{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d}}\n',
@@ -165,13 +168,6 @@ end
 "#,
             auth = lua_str(&format!("Bearer {}", self.token())),
             body = self.body(),
-            // Only a bounded script reads responses: defining `response`
-            // makes wrk hand every answer to Lua, which costs it time.
-            stop = if matches!(self, Script::MemberAdds { .. }) {
-                "function response(status, headers, body)\n  if k * stride >= limit then\n    wrk.thread:stop()\n  end\nend\n"
-            } else {
-                ""
-            },
         )
     }
 }
