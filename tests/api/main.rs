@@ -17,6 +17,7 @@ mod hostile;
 mod hot_path;
 mod mapping;
 mod mapping_perf;
+mod migrations;
 mod oauth_token;
 mod operations;
 mod read_log;
