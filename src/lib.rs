@@ -1,9 +1,18 @@
-//! scimgate: a SCIM 2.0 provisioning endpoint for a SaaS application, with
-//! its own OAuth 2.0 authorization server and admin console, in one binary.
+//! scimgate: a SCIM 2.0 provisioning endpoint for a SaaS application, in
+//! one binary: its own OAuth 2.0 authorization server, the SCIM resource
+//! server, an admin console, and, facing the vendor's product, an event
+//! feed, signed webhooks and a read API.
+//!
+//! The layers, lowest first: the protocol core (the `scim` crate), `store`
+//! (the database), `provision`, `oauth`, `events` and `webhooks` (what the
+//! service does), `http` (routers, extractors, the SCIM and OAuth faces,
+//! the product's API) and `console` (the admin pages). `cli`, `config`,
+//! `metrics` and the tools that drive a running server over HTTP (`sim`,
+//! the provisioning simulator; `bench`, the benchmarks) sit beside them.
 //!
 //! [`Server::bind`] builds the whole service from a [`config::Config`]; it
 //! binds its listener first (port 0 allowed) so callers know the real address
-//! before anything is served. `main.rs`, the tests and the simulator all use it.
+//! before anything is served. `scimgate serve` and the tests use it.
 
 pub mod bench;
 pub mod cli;

@@ -1,8 +1,9 @@
-//! The read side of the activity log. Every SCIM request lands in the
-//! tenant's activity log: writes are recorded by `provision` in the same
-//! transaction as the change; everything else (reads, searches, discovery,
-//! and writes rejected before they reached `provision`) is recorded here,
-//! after the response, in batches off the request path so that Entra's hot
+//! The SCIM request log: every SCIM request lands in the tenant's activity
+//! log. Writes are recorded by `provision` in the same transaction as the
+//! change; everything else (reads, searches, discovery, and writes rejected
+//! before they reached `provision`) is recorded by the [`scim_audit`]
+//! middleware here, after the response, and written by the
+//! [`ActivityWriter`] in batches off the request path, so that Entra's hot
 //! read path never waits for a write.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,11 +1,19 @@
-//! The database: one set of queries over `sqlx::Any`, run on SQLite (the
-//! embedded default) or PostgreSQL (chosen by the URL scheme), each with its
-//! own migrations.
+//! The database: SQLite (the embedded default) or PostgreSQL (chosen by the
+//! URL scheme), each with its own migrations (`migrations/sqlite`,
+//! `migrations/postgres`; a test checks they make the same schema).
 //!
-//! SQLite allows one writer at a time, so writes go through a pool of one
-//! connection while reads use a wider pool; on PostgreSQL both are the same
-//! pool. Queries use `$1` placeholders, which both drivers accept, and bind
-//! only text, integers and bytes, which `Any` carries on both.
+//! Most queries are written once over `sqlx::Any` and run on both. They use
+//! `$1` placeholders, which both drivers accept, except in multi-row inserts,
+//! which use `?` on SQLite ([`sql::value_rows`]), and bind only text,
+//! integers and bytes, which `Any` carries on both.
+//!
+//! SQLite allows one writer at a time: writes go through a pool of one
+//! connection (holding it is holding the write slot) and reads through a
+//! wider pool. The paths that run on every request bypass sqlx on SQLite
+//! ([`direct`]): the token check and Entra's hot lookup run on plain
+//! connections on the request's own thread, and the read log's batches are
+//! written through one more plain connection while the sqlx writer is held.
+//! On PostgreSQL one pool serves reads and writes.
 
 pub mod activity;
 pub mod admins;

@@ -1,6 +1,9 @@
-//! The one place where SQL text is assembled at run time. Conditions are a
-//! small tree over known columns; rendering only ever appends fixed column
-//! names, operators and `$n` placeholders — every value is a bind parameter.
+//! SQL assembled at run time: the SCIM filters and sorts of a listing (a
+//! small tree of conditions over known columns), `IN` lists and multi-row
+//! `VALUES` lists. Rendering only ever appends fixed column names,
+//! operators and placeholders — every value is a bind parameter. (Other
+//! store modules format only fixed pieces into their statements: a sort
+//! column chosen from an enum, a `VALUES` list from here.)
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
