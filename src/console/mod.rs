@@ -134,6 +134,13 @@ pub struct ErrorPage<'a> {
     pub signed_in: Option<&'a SignedIn>,
 }
 
+/// The body of a form that carries nothing but its CSRF token (a button
+/// that deletes, revokes, disables…).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    pub csrf: Option<String>,
+}
+
 /// A form body (`application/x-www-form-urlencoded`) whose rejection is an
 /// HTML error page rather than axum's plain-text one.
 pub struct HtmlForm<T>(pub T);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::connections::SecretPage;
 use super::{TenantAdmin, no_store, not_found, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
 use crate::http::session::{self, require_csrf};
 use crate::store::admins::{self, Admin, AdminError, DeleteError};
@@ -182,11 +182,6 @@ fn password_page(
         back_href: "/admins".to_string(),
         back_label: "Back to admins".to_string(),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    pub csrf: Option<String>,
 }
 
 /// An admin of this tenant, or a 404 (other tenants and operators included).

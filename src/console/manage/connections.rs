@@ -16,7 +16,7 @@ use super::{
     when_or,
 };
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
 use crate::http::session::require_csrf;
 use crate::store::admins;
@@ -209,11 +209,6 @@ pub async fn page(
 ) -> Result<Response, ConsoleError> {
     let page = load(&state, &current, None).await?;
     Ok(render(StatusCode::OK, &page))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    csrf: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{TenantAdmin, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
 use crate::console::sso::redirect_uri;
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
 use crate::http::session::require_csrf;
 use crate::oidc::{self, Provider};
@@ -194,11 +194,6 @@ pub async fn save(
     )
     .await?;
     Ok(see_other("/settings"))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    csrf: Option<String>,
 }
 
 /// `POST /settings/sso/remove`

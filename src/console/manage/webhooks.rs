@@ -9,10 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::admins::CsrfOnly;
 use super::{Operator, set_notice, take_notice, when, when_or};
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
 use crate::http::session::require_csrf;
 use crate::store::tenants;
