@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod oidc;
 pub mod password;
+pub mod paths;
 pub mod provision;
 pub mod secret;
 pub mod sim;

@@ -20,9 +20,6 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-/// Where providers send the browser back to, under the public URL.
-pub const CALLBACK_PATH: &str = "/signin/oidc/callback";
-
 /// How long a started sign-in may take at the provider.
 pub const FLOW_SECS: i64 = 10 * 60;
 

@@ -75,7 +75,7 @@ fn doc_of(row: &Row) -> Value {
 /// representation per line, read a page at a time.
 pub async fn export(db: &Db, base_url: &str, args: ExportArgs) -> anyhow::Result<()> {
     let tenant = tenant_by_slug(db, &args.tenant).await?;
-    let scim_base = format!("{base_url}{}", crate::http::scim::PREFIX);
+    let scim_base = format!("{base_url}{}", crate::paths::SCIM_PREFIX);
     let mut out: Box<dyn std::io::Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create_new(path).map_err(|e| {

@@ -2,8 +2,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{print, tenant_by_slug};
-use crate::http::oauth::{AUTHORIZE_PATH, TOKEN_PATH};
-use crate::http::scim::PREFIX;
+use crate::paths::{AUTHORIZE_PATH, SCIM_PREFIX, TOKEN_PATH};
 use crate::store::activity::Actor;
 use crate::store::clients::{self, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::{Db, now};
@@ -83,7 +82,7 @@ pub async fn run(db: &Db, public_url: &str, cmd: ClientCommand, json: bool) -> a
                 client_id: client.id.clone(),
                 client_secret: secret,
                 secret_expires_at: info.expires_at.clone(),
-                tenant_url: format!("{public_url}{PREFIX}"),
+                tenant_url: format!("{public_url}{SCIM_PREFIX}"),
                 authorization_url: format!("{public_url}{AUTHORIZE_PATH}"),
                 token_url: format!("{public_url}{TOKEN_PATH}"),
                 redirect_uris: uris,

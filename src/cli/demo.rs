@@ -88,7 +88,7 @@ pub async fn run(
     config.public_url = public_url;
     let server = Server::bind_with_db(config, db.clone()).await?;
     let base = server.public_url().to_string();
-    let scim_url = format!("{base}{}", crate::http::scim::PREFIX);
+    let scim_url = format!("{base}{}", crate::paths::SCIM_PREFIX);
 
     let actor = Actor {
         kind: "system",

@@ -160,7 +160,7 @@ pub async fn run(
     let server = Server::bind(config).await?;
     tracing::info!(
         address = %server.local_addr(),
-        scim = %format!("{}{}", server.public_url(), crate::http::scim::PREFIX),
+        scim = %format!("{}{}", server.public_url(), crate::paths::SCIM_PREFIX),
         "scimgate is listening"
     );
     if let Some(addr) = server.management_addr() {

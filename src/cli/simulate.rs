@@ -139,7 +139,7 @@ impl SimulateArgs {
         };
         let token_url = match self.token_url {
             Some(u) => u,
-            None => derived(&first, "/oauth/token")?,
+            None => derived(&first, crate::paths::TOKEN_PATH)?,
         };
         let auth = match mode {
             AuthArg::SecretToken => AuthMode::SecretToken {
@@ -155,7 +155,7 @@ impl SimulateArgs {
                 client_secret: need(self.client_secret, "--client-secret", "authorize")?,
                 authorize_url: match self.authorize_url {
                     Some(u) => u,
-                    None => derived(&first, "/oauth/authorize")?,
+                    None => derived(&first, crate::paths::AUTHORIZE_PATH)?,
                 },
                 token_url,
                 redirect_uri: self.redirect_uri,

@@ -169,7 +169,7 @@ pub async fn show(
         let back = uri
             .path_and_query()
             .map(|pq| pq.as_str())
-            .unwrap_or("/oauth/authorize");
+            .unwrap_or(crate::paths::AUTHORIZE_PATH);
         return Ok(see_other(&signin_url(back)));
     };
     let tenant_name = check_tenant(&state, &session, &admin, &req).await?;

@@ -41,7 +41,7 @@ pub struct SignInPage {
 }
 
 fn purpose_of(next: &str) -> Option<&'static str> {
-    next.starts_with("/oauth/authorize")
+    next.starts_with(crate::paths::AUTHORIZE_PATH)
         .then_some("Sign in to approve the connection your identity provider asked for.")
 }
 
@@ -243,7 +243,7 @@ pub async fn sign_out(
 ) -> Result<Response, ConsoleError> {
     require_csrf(&session, form.csrf.as_deref()).await?;
     session::sign_out(&session).await?;
-    Ok(see_other("/signin"))
+    Ok(see_other(crate::paths::SIGNIN_PATH))
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub async fn choices(state: &AppState) -> Result<Choices, ConsoleError> {
 
 /// The redirect URI to register at every provider.
 pub fn redirect_uri(state: &AppState) -> String {
-    format!("{}{}", state.public_url(), oidc::CALLBACK_PATH)
+    format!("{}{}", state.public_url(), crate::paths::OIDC_CALLBACK_PATH)
 }
 
 async fn provider_of(state: &AppState, scope: &Scope) -> Result<Option<Provider>, ConsoleError> {

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::events::{self, event_id, parse_event_id};
 use crate::http::AppState;
+use crate::paths::API_PREFIX;
 use crate::provision::represent;
 use crate::store::app_keys::{self, AppKey};
 use crate::store::events::{self as event_log, Filter, types};
@@ -31,8 +32,6 @@ use crate::store::resources::{self, Row};
 use crate::store::sql::Table;
 use crate::store::tenants::{self, Tenant};
 use crate::store::{SqlError, members};
-
-pub const PREFIX: &str = "/api/v1";
 
 /// Items per page when `limit` is not given, and the most a page may hold.
 const DEFAULT_LIMIT: i64 = 100;
@@ -43,15 +42,18 @@ const TYPE_WINDOW: i64 = 10_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(&format!("{PREFIX}/events"), get(events_feed))
-        .route(&format!("{PREFIX}/tenants"), get(tenant_list))
-        .route(&format!("{PREFIX}/tenants/{{slug}}/users"), get(user_list))
+        .route(&format!("{API_PREFIX}/events"), get(events_feed))
+        .route(&format!("{API_PREFIX}/tenants"), get(tenant_list))
         .route(
-            &format!("{PREFIX}/tenants/{{slug}}/groups"),
+            &format!("{API_PREFIX}/tenants/{{slug}}/users"),
+            get(user_list),
+        )
+        .route(
+            &format!("{API_PREFIX}/tenants/{{slug}}/groups"),
             get(group_list),
         )
         .route(
-            &format!("{PREFIX}/tenants/{{slug}}/groups/{{id}}/members"),
+            &format!("{API_PREFIX}/tenants/{{slug}}/groups/{{id}}/members"),
             get(member_list),
         )
 }
@@ -293,7 +295,7 @@ async fn events_feed(
             StatusCode::GONE,
             "resync_required",
             format!(
-                "events up to {} were pruned (they are kept {} days), so the feed cannot continue after {}: read the directory again with GET {PREFIX}/tenants/{{slug}}/users and …/groups, then follow the feed from their events_after",
+                "events up to {} were pruned (they are kept {} days), so the feed cannot continue after {}: read the directory again with GET {API_PREFIX}/tenants/{{slug}}/users and …/groups, then follow the feed from their events_after",
                 event_id(pruned),
                 state.config().events.retention_days,
                 event_id(after)

@@ -178,7 +178,7 @@ impl ActivityWriter {
 
 /// The operation name of a SCIM request, from its method and path.
 fn operation(method: &Method, path: &str) -> &'static str {
-    let rest = path.strip_prefix(super::scim::PREFIX).unwrap_or(path);
+    let rest = path.strip_prefix(crate::paths::SCIM_PREFIX).unwrap_or(path);
     let mut parts = rest.split('/').filter(|s| !s.is_empty());
     let names: &[&'static str; 8] = match parts.next() {
         Some("Users") => &[
@@ -257,7 +257,7 @@ pub async fn scim_audit(State(state): State<AppState>, mut req: Request, next: N
     };
     let mut entry = Entry::new(&tenant_id, &actor, op, status);
     let id = path
-        .strip_prefix(super::scim::PREFIX)
+        .strip_prefix(crate::paths::SCIM_PREFIX)
         .and_then(|p| p.split('/').filter(|s| !s.is_empty()).nth(1))
         .filter(|s| *s != ".search");
     if let (Some(id), Some((kind, _))) = (id, op.split_once('.')) {

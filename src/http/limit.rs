@@ -114,13 +114,16 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
 
 /// The endpoints anyone may call without a credential.
 fn anonymous(method: &Method, path: &str) -> bool {
-    use super::oauth::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+    use crate::paths::{
+        INTROSPECT_PATH, OIDC_CALLBACK_PATH, REVOKE_PATH, SETUP_PATH, SIGNIN_PATH, SIGNIN_SSO_PATH,
+        TOKEN_PATH,
+    };
     match *method {
         Method::POST => matches!(
             path,
-            "/signin" | "/signin/sso" | "/setup" | TOKEN_PATH | REVOKE_PATH | INTROSPECT_PATH
+            SIGNIN_PATH | SIGNIN_SSO_PATH | SETUP_PATH | TOKEN_PATH | REVOKE_PATH | INTROSPECT_PATH
         ),
-        Method::GET => path == crate::oidc::CALLBACK_PATH,
+        Method::GET => path == OIDC_CALLBACK_PATH,
         _ => false,
     }
 }

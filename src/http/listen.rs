@@ -175,7 +175,7 @@ impl<S: App> RequestTimeout<S> {
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0");
-        let scim = req.uri().path().starts_with(super::scim::PREFIX);
+        let scim = req.uri().path().starts_with(crate::paths::SCIM_PREFIX);
         async move {
             let (req, body_done) = if has_body {
                 let done = Arc::new(AtomicBool::new(false));

@@ -94,7 +94,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 db,
                 config,
-                scim_base: format!("{public_url}{}", scim::PREFIX),
+                scim_base: format!("{public_url}{}", crate::paths::SCIM_PREFIX),
                 public_url,
                 token_touches: Mutex::new(Touches::new()),
                 activity: audit::ActivityWriter::start(db_for_log, metrics.clone()),
@@ -192,9 +192,9 @@ impl AppState {
 
 async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    if uri.path().starts_with(scim::PREFIX) {
+    if uri.path().starts_with(crate::paths::SCIM_PREFIX) {
         scim::unsupported(method, uri).await
-    } else if uri.path().starts_with(api::PREFIX) {
+    } else if uri.path().starts_with(crate::paths::API_PREFIX) {
         api::not_found(&method, &uri)
     } else {
         (axum::http::StatusCode::NOT_FOUND, "Not found\n").into_response()
@@ -224,8 +224,14 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router(&state))
         // Load balancers probe these on the service's own port; `/metrics`
         // is served only by the management listener.
-        .route(observe::HEALTH_PATH, axum::routing::get(observe::healthz))
-        .route(observe::READY_PATH, axum::routing::get(observe::readyz))
+        .route(
+            crate::paths::HEALTH_PATH,
+            axum::routing::get(observe::healthz),
+        )
+        .route(
+            crate::paths::READY_PATH,
+            axum::routing::get(observe::readyz),
+        )
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -14,17 +14,14 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use crate::oauth::{ErrorCode, OAuthError, SCOPE, token};
+use crate::paths::{
+    AS_METADATA_PATH, AUTHORIZE_PATH, INTROSPECT_PATH, RESOURCE_METADATA_PATH, REVOKE_PATH,
+    SCIM_PREFIX, TOKEN_PATH,
+};
 use crate::store::clients::{self, Client};
 use crate::store::grants;
 use crate::store::resources::Tx;
 use crate::store::{activity, now};
-
-pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
-pub const TOKEN_PATH: &str = "/oauth/token";
-pub const REVOKE_PATH: &str = "/oauth/revoke";
-pub const INTROSPECT_PATH: &str = "/oauth/introspect";
-pub const AS_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-pub const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// Largest form accepted by these endpoints.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -37,7 +34,7 @@ pub fn router() -> Router<AppState> {
         .route(AS_METADATA_PATH, get(as_metadata))
         .route(RESOURCE_METADATA_PATH, get(resource_metadata))
         .route(
-            &format!("{RESOURCE_METADATA_PATH}{}", super::scim::PREFIX),
+            &format!("{RESOURCE_METADATA_PATH}{}", SCIM_PREFIX),
             get(resource_metadata),
         )
 }

@@ -17,18 +17,17 @@ use tracing::Instrument as _;
 use super::AppState;
 use super::basics::X_REQUEST_ID;
 use crate::metrics::{HttpLabels, RouteLabels, intern};
-
-pub const HEALTH_PATH: &str = "/healthz";
-pub const READY_PATH: &str = "/readyz";
-pub const METRICS_PATH: &str = "/metrics";
+use crate::paths::{
+    API_PREFIX, HEALTH_PATH, METRICS_PATH, OAUTH_PREFIX, READY_PATH, SCIM_PREFIX, WELL_KNOWN_PREFIX,
+};
 
 /// Which face of scimgate a path belongs to, for metric labels.
 pub fn surface(path: &str) -> &'static str {
-    if path.starts_with(super::scim::PREFIX) {
+    if path.starts_with(SCIM_PREFIX) {
         "scim"
-    } else if path.starts_with(super::api::PREFIX) {
+    } else if path.starts_with(API_PREFIX) {
         "api"
-    } else if path.starts_with("/oauth/") || path.starts_with("/.well-known/") {
+    } else if path.starts_with(OAUTH_PREFIX) || path.starts_with(WELL_KNOWN_PREFIX) {
         "oauth"
     } else if path == HEALTH_PATH
         || path == READY_PATH

@@ -14,47 +14,48 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::audit::CallerSlot;
+use crate::paths::{SCIM_PREFIX, scim_path};
 use crate::provision::list::{ListParams, Page};
 use crate::provision::{self, Ctx, Resource};
 use crate::store::activity::Actor;
 use crate::store::lookup;
 use crate::store::tokens::{self, Authenticated};
 
-/// Where the SCIM API is mounted. Entra's "Tenant URL" is the public URL
-/// followed by this.
-pub const PREFIX: &str = "/scim/v2";
 pub const CONTENT_TYPE: &str = "application/scim+json";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/scim/v2/ServiceProviderConfig",
+            scim_path!("/ServiceProviderConfig"),
             scim_route(get(service_provider_config), READ_ONLY),
         )
         .route(
-            "/scim/v2/ResourceTypes",
+            scim_path!("/ResourceTypes"),
             scim_route(get(resource_types), READ_ONLY),
         )
         .route(
-            "/scim/v2/ResourceTypes/{id}",
+            scim_path!("/ResourceTypes/{id}"),
             scim_route(get(resource_type), READ_ONLY),
         )
-        .route("/scim/v2/Schemas", scim_route(get(schemas), READ_ONLY))
+        .route(scim_path!("/Schemas"), scim_route(get(schemas), READ_ONLY))
         .route(
-            "/scim/v2/Schemas/{id}",
+            scim_path!("/Schemas/{id}"),
             scim_route(get(schema_by_id), READ_ONLY),
         )
-        .route("/scim/v2/.search", scim_route(post(search_root), "POST"))
         .route(
-            "/scim/v2/{resource}",
+            scim_path!("/.search"),
+            scim_route(post(search_root), "POST"),
+        )
+        .route(
+            scim_path!("/{resource}"),
             scim_route(get(list_resources).post(create_resource), "GET, HEAD, POST"),
         )
         .route(
-            "/scim/v2/{resource}/.search",
+            scim_path!("/{resource}/.search"),
             scim_route(post(search_resources), "POST"),
         )
         .route(
-            "/scim/v2/{resource}/{id}",
+            scim_path!("/{resource}/{id}"),
             scim_route(
                 get(get_resource)
                     .put(replace_resource)
@@ -77,7 +78,7 @@ fn scim_route(m: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<Ap
 
 async fn method_not_allowed(method: Method, uri: Uri, allow: &'static str) -> Response {
     // `/{resource}` routes match any segment: an unknown type is still a 404.
-    let type_segment = uri.path()[PREFIX.len()..]
+    let type_segment = uri.path()[SCIM_PREFIX.len()..]
         .split('/')
         .nth(1)
         .unwrap_or_default();
@@ -105,7 +106,7 @@ async fn method_not_allowed(method: Method, uri: Uri, allow: &'static str) -> Re
 /// Answers requests no route matched: a SCIM error under the SCIM prefix.
 pub async fn unsupported(method: Method, uri: Uri) -> Response {
     ApiError(ScimError::not_found(format!(
-        "{method} {} is not a SCIM endpoint of this server; see {PREFIX}/ResourceTypes",
+        "{method} {} is not a SCIM endpoint of this server; see {SCIM_PREFIX}/ResourceTypes",
         uri.path()
     )))
     .into_response()
@@ -294,9 +295,9 @@ fn unauthorized(state: &AppState, detail: &str, invalid_token: bool) -> Response
         &ScimError::unauthorized(detail).to_json(),
     );
     let metadata = format!(
-        "{}{}{PREFIX}",
+        "{}{}{SCIM_PREFIX}",
         state.public_url(),
-        super::oauth::RESOURCE_METADATA_PATH
+        crate::paths::RESOURCE_METADATA_PATH
     );
     let challenge = if invalid_token {
         format!(
@@ -941,7 +942,9 @@ async fn schema_by_id(
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| {
-            ScimError::not_found(format!("there is no schema {id:?}; see {PREFIX}/Schemas"))
+            ScimError::not_found(format!(
+                "there is no schema {id:?}; see {SCIM_PREFIX}/Schemas"
+            ))
         })?;
     Ok(scim_json(
         StatusCode::OK,
@@ -968,17 +971,17 @@ const SEGMENTS: &[&str] = &[
 pub fn normalize_path<B>(mut req: Request<B>) -> Request<B> {
     let uri = req.uri();
     let path = uri.path();
-    let Some(head) = path.get(..PREFIX.len()) else {
+    let Some(head) = path.get(..SCIM_PREFIX.len()) else {
         return req;
     };
-    if !head.eq_ignore_ascii_case(PREFIX) {
+    if !head.eq_ignore_ascii_case(SCIM_PREFIX) {
         return req;
     }
-    let rest = &path[PREFIX.len()..];
+    let rest = &path[SCIM_PREFIX.len()..];
     if !(rest.is_empty() || rest.starts_with('/')) {
         return req;
     }
-    let mut out = String::from(PREFIX);
+    let mut out = String::from(SCIM_PREFIX);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     for (i, seg) in segments.iter().enumerate() {
         out.push('/');

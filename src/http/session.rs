@@ -239,7 +239,7 @@ impl CurrentAdmin {
 /// `/signin?next=<path and query>`.
 pub fn signin_url(path_and_query: &str) -> String {
     let next: String = url::form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect();
-    format!("/signin?next={next}")
+    format!("{}?next={next}", crate::paths::SIGNIN_PATH)
 }
 
 impl FromRequestParts<AppState> for CurrentAdmin {

@@ -21,6 +21,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::console::{self, ConsoleError, ErrorPage};
 use crate::http::AppState;
 use crate::http::session::INACTIVITY;
+use crate::paths;
 use crate::store::Db;
 use crate::store::sessions::DbSessionStore;
 
@@ -69,14 +70,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(console::home::home))
         .route(
-            "/signin",
+            paths::SIGNIN_PATH,
             get(console::signin::form).post(console::signin::submit),
         )
         .route("/signout", post(console::signin::sign_out))
-        .route("/signin/sso", post(console::sso::start))
-        .route(crate::oidc::CALLBACK_PATH, get(console::sso::callback))
+        .route(paths::SIGNIN_SSO_PATH, post(console::sso::start))
+        .route(paths::OIDC_CALLBACK_PATH, get(console::sso::callback))
         .route(
-            "/oauth/authorize",
+            paths::AUTHORIZE_PATH,
             get(console::consent::show).post(console::consent::decide),
         )
         .merge(console::manage::router())

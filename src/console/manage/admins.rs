@@ -223,7 +223,7 @@ pub async fn remove(
     tracing::info!(admin = %target.id, by = %current.admin.id, "admin removed in the console");
     if target.id == current.admin.id {
         session::sign_out(&current.session).await?;
-        return Ok(see_other("/signin"));
+        return Ok(see_other(crate::paths::SIGNIN_PATH));
     }
     set_notice(
         &current.session,

@@ -80,7 +80,10 @@ pub fn router() -> Router<AppState> {
             "/webhooks/deliveries/{id}/redeliver",
             post(webhooks::redeliver),
         )
-        .route("/setup", get(setup::form).post(setup::submit))
+        .route(
+            crate::paths::SETUP_PATH,
+            get(setup::form).post(setup::submit),
+        )
 }
 
 /// The vendored htmx (2.0.11, 0BSD, from the npm package `htmx.org`): the
