@@ -15,6 +15,7 @@ mod events;
 mod faults;
 mod hostile;
 mod hot_path;
+mod layers;
 mod mapping;
 mod mapping_perf;
 mod migrations;

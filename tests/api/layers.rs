@@ -1,0 +1,103 @@
+//! The layers of `shared/DESIGN.md` hold in the code: a lower layer never
+//! names a higher one. `store` (the database) knows nothing of what uses
+//! it; `provision`, `oauth`, `events` and `webhooks` (what the service
+//! does) know nothing of HTTP, the console or the tools. Comments may
+//! mention any module; code may not.
+
+use std::path::{Path, PathBuf};
+
+/// Modules above everything checked here.
+const FACES: &[&str] = &["http", "console", "cli", "sim", "bench"];
+
+/// What each lower layer may not name, by the files that make it up.
+fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut above_store = vec!["provision", "oauth", "events", "webhooks", "oidc"];
+    above_store.extend(FACES);
+    vec![
+        ("store", above_store),
+        ("provision", FACES.to_vec()),
+        ("oauth", FACES.to_vec()),
+        ("events.rs", FACES.to_vec()),
+        ("webhooks.rs", FACES.to_vec()),
+    ]
+}
+
+fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read a source folder") {
+            rust_files(&entry.expect("a directory entry").path(), out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push(path.to_path_buf());
+    }
+}
+
+/// The modules of this crate a piece of source code names (`crate::x`,
+/// `crate::{x, y::z}`), outside comments.
+fn named_modules(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or_default();
+                for item in inner.split(',') {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        out.push(name);
+                    }
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_reader_finds_what_code_names_and_skips_comments() {
+    let source = "use crate::store::Db;\nuse crate::{http::AppState, events};\n\
+                  // crate::console is only mentioned here\nlet x = crate::sim::run(); // crate::bench\n";
+    assert_eq!(named_modules(source), ["store", "http", "events", "sim"]);
+}
+
+#[test]
+fn lower_layers_do_not_name_higher_ones() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut violations = Vec::new();
+    let mut files_read = 0;
+    for (layer, forbidden) in rules() {
+        let mut files = Vec::new();
+        rust_files(&src.join(layer), &mut files);
+        assert!(!files.is_empty(), "no source files for the layer {layer}");
+        for file in files {
+            files_read += 1;
+            let source = std::fs::read_to_string(&file).expect("read a source file");
+            for name in named_modules(&source) {
+                if forbidden.contains(&name.as_str()) {
+                    violations.push(format!(
+                        "{} ({layer}) names crate::{name}",
+                        file.strip_prefix(&src).unwrap_or(&file).display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(files_read > 20, "only {files_read} files read");
+    assert!(
+        violations.is_empty(),
+        "lower layers name higher ones:\n{}",
+        violations.join("\n")
+    );
+}
