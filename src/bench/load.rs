@@ -402,6 +402,8 @@ pub async fn writes(
         })
         .await;
         out.push(adds);
+    } else {
+        eprintln!("{}", super::MEMBERS_SKIPPED);
     }
     Ok(out)
 }

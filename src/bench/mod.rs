@@ -461,6 +461,10 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     })
 }
 
+/// Said when the member measurement cannot run.
+pub(crate) const MEMBERS_SKIPPED: &str = "member changes not measured: they need --users 11000 or more \
+     (a group of 10,000 members and 1,000 users outside it)";
+
 /// One write measurement from wrk at concurrency 8.
 async fn measure_writes(
     bench: &Bench<'_>,
@@ -530,6 +534,8 @@ async fn wrk_writes(
             )
             .await?,
         );
+    } else {
+        eprintln!("{MEMBERS_SKIPPED}");
     }
     Ok(out)
 }
