@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Process, seed_users};
+use super::{Process, Scratch, seed_users};
 use crate::sim;
 use crate::store::activity::Actor;
 use crate::store::{Db, tenants, tokens};
@@ -51,24 +51,9 @@ pub async fn run(
 ) -> anyhow::Result<CycleReport> {
     let mut runs = Vec::new();
     for &extra in seeded {
-        let dir = tempfile::tempdir()?;
-        let (url, pg) = match postgres {
-            Some(admin) => {
-                let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
-                super::create_pg_database(admin, &name).await?;
-                let mut u = url::Url::parse(admin)?;
-                u.set_path(&format!("/{name}"));
-                (u.to_string(), Some((admin.to_string(), name)))
-            }
-            None => (
-                format!("sqlite://{}", dir.path().join("cycle.db").display()),
-                None,
-            ),
-        };
-        let result = one(&url, users, groups, extra).await;
-        if let Some((admin, name)) = pg {
-            super::drop_pg_database(&admin, &name).await;
-        }
+        let scratch = Scratch::new(postgres, "cycle.db").await?;
+        let result = one(&scratch.url, users, groups, extra).await;
+        scratch.remove().await;
         runs.push(result?);
     }
     Ok(CycleReport {
@@ -95,7 +80,7 @@ async fn one(url: &str, users: usize, groups: usize, extra: usize) -> anyhow::Re
     let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
     let start = server.rss_anon_mib();
     let mut o = sim::Options::new(
-        format!("{}/scim/v2", server.base),
+        format!("{}{}", server.base, crate::paths::SCIM_PREFIX),
         sim::AuthMode::SecretToken { token },
     );
     o.users = users;

@@ -300,31 +300,54 @@ struct Bench<'a> {
     dir: &'a std::path::Path,
 }
 
+/// The database of one benchmark: a SQLite file in a temporary folder, or
+/// a fresh database created on the PostgreSQL server of `postgres` (and
+/// dropped by [`Scratch::remove`]).
+pub(crate) struct Scratch {
+    pub url: String,
+    pub label: &'static str,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub async fn new(postgres: Option<&str>, file: &str) -> anyhow::Result<Scratch> {
+        let dir = tempfile::tempdir()?;
+        Ok(match postgres {
+            Some(admin) => {
+                let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
+                create_pg_database(admin, &name).await?;
+                let mut u = url::Url::parse(admin)?;
+                u.set_path(&format!("/{name}"));
+                Scratch {
+                    url: u.to_string(),
+                    label: "PostgreSQL",
+                    pg: Some((admin.to_string(), name)),
+                    _dir: dir,
+                }
+            }
+            None => Scratch {
+                url: format!("sqlite://{}", dir.path().join(file).display()),
+                label: "SQLite",
+                pg: None,
+                _dir: dir,
+            },
+        })
+    }
+
+    /// Drops the PostgreSQL database; the SQLite file goes with the folder.
+    pub async fn remove(self) {
+        if let Some((admin, name)) = &self.pg {
+            drop_pg_database(admin, name).await;
+        }
+    }
+}
+
 /// Runs every measurement.
 pub async fn run(opts: &Options) -> anyhow::Result<Report> {
-    let dir = tempfile::tempdir()?;
-    let (url, label, pg) = match &opts.postgres {
-        Some(admin) => {
-            let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
-            create_pg_database(admin, &name).await?;
-            let mut u = url::Url::parse(admin)?;
-            u.set_path(&format!("/{name}"));
-            (
-                u.to_string(),
-                "PostgreSQL".to_string(),
-                Some((admin.clone(), name)),
-            )
-        }
-        None => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            "SQLite".to_string(),
-            None,
-        ),
-    };
-    let result = run_on(opts, &url, &label).await;
-    if let Some((admin, name)) = pg {
-        drop_pg_database(&admin, &name).await;
-    }
+    let scratch = Scratch::new(opts.postgres.as_deref(), "bench.db").await?;
+    let result = run_on(opts, &scratch.url, scratch.label).await;
+    scratch.remove().await;
     result
 }
 
@@ -488,7 +511,7 @@ async fn wrk_writes(
     seeded: usize,
 ) -> anyhow::Result<Vec<LoadResult>> {
     let client = bench.client;
-    let scim = format!("{}/scim/v2", server.base);
+    let scim = format!("{}{}", server.base, crate::paths::SCIM_PREFIX);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut out = Vec::new();
     out.push(
