@@ -370,9 +370,7 @@ impl Saver {
         drop(self.queue);
         match self.task.await {
             Ok(r) => r,
-            Err(e) => Err(SqlError::Protocol(format!(
-                "the progress saver failed: {e}"
-            ))),
+            Err(e) => Err(SqlError::invalid(format!("the progress saver failed: {e}"))),
         }
     }
 }
@@ -589,7 +587,7 @@ impl Worker {
 }
 
 fn envelope(e: &Stored) -> Result<String, SqlError> {
-    events::envelope(e).map_err(|err| SqlError::Decode(Box::new(err)))
+    events::envelope(e).map_err(SqlError::decode)
 }
 
 /// Sends a `webhook.test` message now (outside the endpoint's stream) and

@@ -18,9 +18,9 @@ use crate::paths::{
     AS_METADATA_PATH, AUTHORIZE_PATH, INTROSPECT_PATH, RESOURCE_METADATA_PATH, REVOKE_PATH,
     SCIM_PREFIX, TOKEN_PATH,
 };
+use crate::store::Tx;
 use crate::store::clients::{self, Client};
 use crate::store::grants;
-use crate::store::resources::Tx;
 use crate::store::{activity, now};
 
 /// Largest form accepted by these endpoints.
@@ -46,6 +46,12 @@ struct ApiError(OAuthError);
 impl From<OAuthError> for ApiError {
     fn from(e: OAuthError) -> Self {
         ApiError(e)
+    }
+}
+
+impl From<crate::store::SqlError> for ApiError {
+    fn from(e: crate::store::SqlError) -> Self {
+        ApiError(e.into())
     }
 }
 
@@ -197,18 +203,13 @@ async fn revoke_endpoint(
         .filter(|v| !v.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let db = state.db();
-    let mut tx = db.begin().await.map_err(OAuthError::from)?;
+    let mut tx = db.begin().await?;
     // Revoking a refresh token ends its whole grant (RFC 7009 §2.1); an
     // access token ends alone. Tokens of other clients are left alone, and
     // the answer is the same 200 either way, so nothing is learnt.
-    if let Some((rt, grant)) = grants::refresh_with_grant(db, value)
-        .await
-        .map_err(OAuthError::from)?
-    {
+    if let Some((rt, grant)) = grants::refresh_with_grant(db, value).await? {
         if grant.client_id == client.id
-            && grants::revoke_grant(&mut tx, &rt.grant_id, "revoked by the client")
-                .await
-                .map_err(OAuthError::from)?
+            && grants::revoke_grant(&mut tx, &rt.grant_id, "revoked by the client").await?
         {
             log_revocation(
                 &mut tx,
@@ -217,15 +218,11 @@ async fn revoke_endpoint(
             )
             .await?;
         }
-    } else if let Some(at) = grants::access_token_by_value(db, value)
-        .await
-        .map_err(OAuthError::from)?
+    } else if let Some(at) = grants::access_token_by_value(db, value).await?
         && at.client_id.as_deref() == Some(client.id.as_str())
         && at.revoked_at.is_none()
     {
-        grants::revoke_access_token(&mut tx, &at.id)
-            .await
-            .map_err(OAuthError::from)?;
+        grants::revoke_access_token(&mut tx, &at.id).await?;
         log_revocation(
             &mut tx,
             &client,
@@ -233,7 +230,7 @@ async fn revoke_endpoint(
         )
         .await?;
     }
-    tx.commit().await.map_err(OAuthError::from)?;
+    tx.commit().await?;
     Ok(json_no_store(StatusCode::OK, &json!({})))
 }
 
@@ -276,10 +273,7 @@ async fn introspect_endpoint(
     let at = now();
     let inactive = json!({"active": false});
     // A client learns only about tokens of its own tenant.
-    let body = if let Some(t) = grants::access_token_by_value(db, value)
-        .await
-        .map_err(OAuthError::from)?
-    {
+    let body = if let Some(t) = grants::access_token_by_value(db, value).await? {
         let live =
             t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| e > at.as_str());
         if live && t.tenant_id == client.tenant_id {
@@ -302,10 +296,7 @@ async fn introspect_endpoint(
         } else {
             inactive
         }
-    } else if let Some((rt, grant)) = grants::refresh_with_grant(db, value)
-        .await
-        .map_err(OAuthError::from)?
-    {
+    } else if let Some((rt, grant)) = grants::refresh_with_grant(db, value).await? {
         let live = rt.revoked_at.is_none()
             && rt.used_at.is_none()
             && grant.revoked_at.is_none()

@@ -222,7 +222,7 @@ impl ScimRequest {
     async fn authenticate(self, state: &AppState) -> Result<Ctx, Response> {
         let auth = tokens::authenticate(state.db(), &self.presented)
             .await
-            .map_err(|e| ApiError(provision::internal(e)).into_response())?;
+            .map_err(|e| ApiError(e.into()).into_response())?;
         self.admit(state, auth)
     }
 
@@ -607,7 +607,7 @@ async fn list_resources(
         unique.with_groups,
     )
     .await
-    .map_err(|e| ApiError(provision::internal(e)).into_response())?;
+    .map_err(|e| ApiError(e.into()).into_response())?;
     let ctx = request.admit(&state, found.auth)?;
     let cfg = state.config();
     let text = provision::list::unique_user_text(

@@ -106,8 +106,8 @@ pub fn wire_description(text: &str) -> String {
         .collect()
 }
 
-impl From<sqlx::Error> for OAuthError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::store::SqlError> for OAuthError {
+    fn from(e: crate::store::SqlError) -> Self {
         tracing::error!(error = %e, "database error in the authorization server");
         OAuthError::server_error()
     }

@@ -6,10 +6,10 @@
 use serde::Serialize;
 
 use super::{ErrorCode, OAuthError, SCOPE, Settings, pkce};
+use crate::store::Tx;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::clients::Client;
 use crate::store::grants::{self, Grant};
-use crate::store::resources::Tx;
 use crate::store::{Db, format_time, now};
 
 /// A token request, by `grant_type`.
@@ -296,8 +296,7 @@ async fn refresh(
         )
     };
     let mut tx = db.begin().await?;
-    let Some(rt) = grants::refresh_by_value(&mut tx, db.backend().for_update(), value).await?
-    else {
+    let Some(rt) = grants::refresh_by_value(&mut tx, value).await? else {
         return Err(unknown());
     };
     let Some(grant) = grants::grant_in_tx(&mut tx, &rt.grant_id).await? else {

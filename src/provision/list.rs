@@ -17,7 +17,7 @@ use scim::{Quirks, ScimError};
 use serde_json::Value;
 
 use super::represent::{self, Resource};
-use super::{Ctx, internal, table};
+use super::{Ctx, table};
 use crate::store::lookup::UserKey;
 use crate::store::members;
 use crate::store::resources::{self, Order, Row};
@@ -348,16 +348,13 @@ pub async fn list(
                     start - 1,
                     Some(count),
                 )
-                .await
-                .map_err(internal)?
+                .await?
             };
             // A first page that is not full holds everything: no COUNT needed.
             let total = if start == 1 && (rows.len() as i64) < count {
                 rows.len() as i64
             } else {
-                resources::count(&ctx.db, table(kind), &ctx.tenant_id, plan.cond.as_ref())
-                    .await
-                    .map_err(internal)?
+                resources::count(&ctx.db, table(kind), &ctx.tenant_id, plan.cond.as_ref()).await?
             };
             let rows = within_member_budget(ctx, kind, with_related, rows).await?;
             (total, build_many(ctx, kind, &rows, with_related).await?)
@@ -576,9 +573,7 @@ async fn within_member_budget(
         return Ok(rows);
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let counts = members::counts(&ctx.db, &ctx.tenant_id, &ids)
-        .await
-        .map_err(internal)?;
+    let counts = members::counts(&ctx.db, &ctx.tenant_id, &ids).await?;
     let mut sum = 0i64;
     let mut keep = rows.len();
     for (i, id) in ids.iter().enumerate() {
@@ -670,8 +665,7 @@ async fn scan(
             0,
             Some(batch),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
         let Some(last) = rows.last() else {
             break;
         };
@@ -735,8 +729,7 @@ async fn scan(
         0,
         None,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     // In the sorted order, so that a page cut by the member budget keeps
     // its first groups.
     let mut rows = rows;
@@ -820,9 +813,7 @@ pub async fn build_many(
     match kind {
         ResourceKind::User => {
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            let groups = members::groups_of(&ctx.db, &ctx.tenant_id, &ids)
-                .await
-                .map_err(internal)?;
+            let groups = members::groups_of(&ctx.db, &ctx.tenant_id, &ids).await?;
             let by_member = represent::by_member(groups);
             Ok(rows
                 .iter()

@@ -16,12 +16,13 @@ use scim::{Quirks, ResourceKind, ScimError};
 use serde_json::Value;
 
 use crate::events::{self, MemberDelta};
+use crate::store::Tx;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::events::{self as event_log, NewEvent};
 use crate::store::members::{Membership, Named};
-use crate::store::resources::{self, Row, Tx};
+use crate::store::resources::{self, Row};
 use crate::store::sql::Table;
-use crate::store::{Db, SqlError, is_unique_violation, new_id, now};
+use crate::store::{Db, SqlError, new_id, now};
 use crate::store::{mapping as mapping_store, members};
 pub use represent::Resource;
 
@@ -51,17 +52,19 @@ pub fn table(kind: ResourceKind) -> Table {
 /// take the write in time (another tenant's long write on SQLite's one
 /// writer, a lock timeout) is 503 instead, which the HTTP layer sends with
 /// `Retry-After`: the client's retry succeeds.
-pub fn internal(err: SqlError) -> ScimError {
-    if crate::store::is_busy(&err) {
-        tracing::warn!(error = %err, "the database was busy: answered 503");
-        return ScimError::new(
-            503,
-            None,
-            "The database is busy with other writes and could not take this one in time; send it again after the Retry-After seconds.",
-        );
+impl From<SqlError> for ScimError {
+    fn from(err: SqlError) -> ScimError {
+        if err.is_busy() {
+            tracing::warn!(error = %err, "the database was busy: answered 503");
+            return ScimError::new(
+                503,
+                None,
+                "The database is busy with other writes and could not take this one in time; send it again after the Retry-After seconds.",
+            );
+        }
+        tracing::error!(error = %err, "database error");
+        ScimError::internal()
     }
-    tracing::error!(error = %err, "database error");
-    ScimError::internal()
 }
 
 fn parse_doc(row: &Row) -> Value {
@@ -234,9 +237,7 @@ async fn apply_mapping(
     row: &mut Row,
     doc: &Value,
 ) -> Result<Vec<diff::Change>, ScimError> {
-    let rules = recompute::current_in_tx(tx, ctx.db.backend(), &ctx.tenant_id)
-        .await
-        .map_err(internal)?;
+    let rules = recompute::current_in_tx(tx, &ctx.tenant_id).await?;
     let derived = mapping::derive(&rules, doc).derived;
     let before =
         mapping::Derived::from_stored(row.derived_role.as_deref(), row.derived_groups.as_deref());
@@ -251,8 +252,7 @@ async fn apply_mapping(
         derived.role.as_deref(),
         groups.as_deref(),
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     let ext = |name: &str| format!("{}:{name}", scim::schema::MAPPING_USER);
     let mut changes = Vec::new();
     if derived.role != before.role {
@@ -323,9 +323,7 @@ async fn groups_in_tx(
     if kind != ResourceKind::User {
         return Ok(Vec::new());
     }
-    let found = members::groups_of_in_tx(tx, &ctx.tenant_id, &[id.to_string()])
-        .await
-        .map_err(internal)?;
+    let found = members::groups_of_in_tx(tx, &ctx.tenant_id, &[id.to_string()]).await?;
     Ok(found.into_iter().map(|(_, g)| g).collect())
 }
 
@@ -351,10 +349,7 @@ async fn membership_events(
         if ids.is_empty() {
             continue;
         }
-        for n in members::describe(tx, &ctx.tenant_id, kind, &ids)
-            .await
-            .map_err(internal)?
-        {
+        for n in members::describe(tx, &ctx.tenant_id, kind, &ids).await? {
             names.insert(n.id.clone(), n);
         }
     }
@@ -380,10 +375,8 @@ async fn membership_events(
 }
 
 /// Writes the events of a change in its transaction.
-async fn write_events(tx: &mut Tx, ctx: &Ctx, at: &str, evs: &[NewEvent]) -> Result<(), ScimError> {
-    event_log::insert(tx, ctx.db.backend(), at, evs)
-        .await
-        .map_err(internal)
+async fn write_events(tx: &mut Tx, at: &str, evs: &[NewEvent]) -> Result<(), ScimError> {
+    Ok(event_log::insert(tx, at, evs).await?)
 }
 
 /// Reads one resource.
@@ -394,8 +387,7 @@ pub async fn get(
     with_related: bool,
 ) -> Result<Resource, ScimError> {
     let row = resources::get(&ctx.db, table(kind), &ctx.tenant_id, id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(kind, id))?;
     build(ctx, kind, &row, with_related).await
 }
@@ -413,7 +405,7 @@ pub async fn member_count(ctx: &Ctx, group_id: &str) -> Result<i64, ScimError> {
     }
     members::count(&ctx.db, &ctx.tenant_id, group_id)
         .await
-        .map_err(internal)
+        .map_err(ScimError::from)
 }
 
 /// A group's `members` as JSON text, a page at a time, in the order a
@@ -450,8 +442,7 @@ impl MemberPages {
             self.after.as_ref(),
             MEMBER_PAGE,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
         self.done = (page.len() as i64) < MEMBER_PAGE;
         let first = self.after.is_none();
         let mut text = String::with_capacity(page.len() * 160);
@@ -481,14 +472,10 @@ pub async fn build(
     let (members, groups) = if !with_related {
         (None, None)
     } else if kind == ResourceKind::Group {
-        let m = members::list(&ctx.db, &ctx.tenant_id, &row.id)
-            .await
-            .map_err(internal)?;
+        let m = members::list(&ctx.db, &ctx.tenant_id, &row.id).await?;
         (Some(m), None)
     } else {
-        let g = members::groups_of(&ctx.db, &ctx.tenant_id, std::slice::from_ref(&row.id))
-            .await
-            .map_err(internal)?;
+        let g = members::groups_of(&ctx.db, &ctx.tenant_id, std::slice::from_ref(&row.id)).await?;
         (None, Some(g))
     };
     Ok(represent::full(
@@ -519,9 +506,7 @@ async fn resolve_members(
         .filter(|id| seen.insert(id.as_str()))
         .cloned()
         .collect();
-    let (found, missing) = members::resolve(tx, &ctx.tenant_id, &unique)
-        .await
-        .map_err(internal)?;
+    let (found, missing) = members::resolve(tx, &ctx.tenant_id, &unique).await?;
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
         let more = if missing.len() > 5 {
@@ -572,11 +557,11 @@ async fn create_tx(
         derived_role: None,
         derived_groups: None,
     };
-    let mut tx = ctx.db.begin().await.map_err(internal)?;
+    let mut tx = ctx.db.begin().await?;
     match resources::insert(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
         Ok(()) => {}
-        Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
-        Err(e) => return Err(internal(e)),
+        Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
+        Err(e) => return Err(e.into()),
     }
     let mapped = if kind == ResourceKind::User {
         apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
@@ -594,35 +579,24 @@ async fn create_tx(
     {
         let found = resolve_members(&mut tx, ctx, &row.id, ids).await?;
         let mut delta = MemberDelta::default();
-        delta.added(
-            members::add(
-                &mut tx,
-                ctx.db.backend(),
-                &ctx.tenant_id,
-                &row.id,
-                &found,
-                &at,
-            )
-            .await
-            .map_err(internal)?,
-        );
+        delta.added(members::add(&mut tx, &ctx.tenant_id, &row.id, &found, &at).await?);
         let group = named(kind, &row.id, &n.doc);
         let (added, _) = membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
         detail.push_str(&format!(" with {added} members"));
     }
-    write_events(&mut tx, ctx, &at, &evs).await?;
+    write_events(&mut tx, &at, &evs).await?;
     let mut entry = audit
         .entry(201, Some(&row.id), &ix.name, quirks, &n.ignored)
         .detail(detail);
     let mut changes = diff::diff(&Value::Object(Default::default()), &n.doc);
     changes.extend(mapped);
     entry.changes = changes_json(&changes);
-    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    activity::record(&mut tx, &entry).await?;
     tx.commit().await.map_err(|e| {
-        if is_unique_violation(&e) {
+        if e.is_unique_violation() {
             uniqueness_error(kind, &ix.name)
         } else {
-            internal(e)
+            e.into()
         }
     })?;
     let related = kind == ResourceKind::Group;
@@ -661,12 +635,10 @@ async fn replace_tx(
     quirks: &Quirks,
     audit: &Audit<'_>,
 ) -> Result<Resource, ScimError> {
-    let mut tx = ctx.db.begin().await.map_err(internal)?;
-    let mut row =
-        resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found(kind, id))?;
+    let mut tx = ctx.db.begin().await?;
+    let mut row = resources::get_for_update(&mut tx, table(kind), &ctx.tenant_id, id)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
     let before = parse_doc(&row);
     let old_row = row.clone();
@@ -677,8 +649,8 @@ async fn replace_tx(
     row.updated_at = at.clone();
     match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
         Ok(()) => {}
-        Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
-        Err(e) => return Err(internal(e)),
+        Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
+        Err(e) => return Err(e.into()),
     }
     let mapped = if kind == ResourceKind::User {
         apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
@@ -698,29 +670,23 @@ async fn replace_tx(
     if let Some(ids) = &n.members {
         let found = resolve_members(&mut tx, ctx, id, ids).await?;
         let mut delta = MemberDelta::default();
-        delta.removed(
-            members::remove_all(&mut tx, &ctx.tenant_id, id)
-                .await
-                .map_err(internal)?,
-        );
-        let added = members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
-            .await
-            .map_err(internal)?;
+        delta.removed(members::remove_all(&mut tx, &ctx.tenant_id, id).await?);
+        let added = members::add(&mut tx, &ctx.tenant_id, id, &found, &at).await?;
         let count = added.len();
         delta.added(added);
         let group = named(kind, id, &n.doc);
         membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
         detail.push_str(&format!("; members set to {count}"));
     }
-    write_events(&mut tx, ctx, &at, &evs).await?;
+    write_events(&mut tx, &at, &evs).await?;
     let mut entry = audit
         .entry(200, Some(id), &ix.name, quirks, &n.ignored)
         .detail(detail);
     let mut changes = diff::diff(&before, &n.doc);
     changes.extend(mapped);
     entry.changes = changes_json(&changes);
-    activity::record(&mut tx, &entry).await.map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    activity::record(&mut tx, &entry).await?;
+    tx.commit().await?;
     build(ctx, kind, &row, true).await
 }
 
@@ -753,12 +719,10 @@ async fn patch_tx(
     quirks: &mut Quirks,
     audit: &Audit<'_>,
 ) -> Result<Resource, ScimError> {
-    let mut tx = ctx.db.begin().await.map_err(internal)?;
-    let mut row =
-        resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found(kind, id))?;
+    let mut tx = ctx.db.begin().await?;
+    let mut row = resources::get_for_update(&mut tx, table(kind), &ctx.tenant_id, id)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
     let before = parse_doc(&row);
     let old_row = row.clone();
@@ -781,33 +745,25 @@ async fn patch_tx(
         match change {
             MemberChange::Add(ids) => {
                 let found = resolve_members(&mut tx, ctx, id, ids).await?;
-                let new = members::add(&mut tx, ctx.db.backend(), &ctx.tenant_id, id, &found, &at)
-                    .await
-                    .map_err(internal)?;
+                let new = members::add(&mut tx, &ctx.tenant_id, id, &found, &at).await?;
                 added += new.len() as u64;
                 delta.added(new);
                 added_ids.extend(found.into_iter().map(|(m, _)| m));
             }
             MemberChange::Remove(ids) => {
-                let gone = members::remove(&mut tx, &ctx.tenant_id, id, ids)
-                    .await
-                    .map_err(internal)?;
+                let gone = members::remove(&mut tx, &ctx.tenant_id, id, ids).await?;
                 removed += gone.len() as u64;
                 delta.removed(gone);
                 removed_ids.extend(ids.iter().cloned());
             }
             MemberChange::RemoveAll => {
-                let gone = members::remove_all(&mut tx, &ctx.tenant_id, id)
-                    .await
-                    .map_err(internal)?;
+                let gone = members::remove_all(&mut tx, &ctx.tenant_id, id).await?;
                 removed += gone.len() as u64;
                 delta.removed(gone);
                 cleared = true;
             }
             MemberChange::RemoveWhere(filter) => {
-                let current = members::list_in_tx(&mut tx, &ctx.tenant_id, id)
-                    .await
-                    .map_err(internal)?;
+                let current = members::list_in_tx(&mut tx, &ctx.tenant_id, id).await?;
                 let parent = scim::filter::AttrPath {
                     urn: None,
                     name: "members".to_string(),
@@ -825,9 +781,7 @@ async fn patch_tx(
                     })
                     .map(|m| m.id.clone())
                     .collect();
-                let gone = members::remove(&mut tx, &ctx.tenant_id, id, &ids)
-                    .await
-                    .map_err(internal)?;
+                let gone = members::remove(&mut tx, &ctx.tenant_id, id, &ids).await?;
                 removed += gone.len() as u64;
                 delta.removed(gone);
                 removed_ids.extend(ids);
@@ -851,17 +805,15 @@ async fn patch_tx(
             let ix = represent::indexed(kind, &n.doc);
             match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
                 Ok(()) => {}
-                Err(e) if is_unique_violation(&e) => return Err(uniqueness_error(kind, &ix.name)),
-                Err(e) => return Err(internal(e)),
+                Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
+                Err(e) => return Err(e.into()),
             }
             if kind == ResourceKind::User {
                 mapped = apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?;
             }
             detail.push_str("; attributes changed");
         } else {
-            resources::touch(&mut tx, table(kind), &ctx.tenant_id, id, row.version, &at)
-                .await
-                .map_err(internal)?;
+            resources::touch(&mut tx, table(kind), &ctx.tenant_id, id, row.version, &at).await?;
         }
         if added > 0 || removed > 0 || cleared {
             detail.push_str(&format!("; members +{added} −{removed}"));
@@ -886,7 +838,7 @@ async fn patch_tx(
         });
     }
     entry.changes = changes_json(&changes);
-    activity::record(&mut tx, &entry).await.map_err(internal)?;
+    activity::record(&mut tx, &entry).await?;
     let mut evs = Vec::new();
     if doc_changed {
         let groups = groups_in_tx(&mut tx, ctx, kind, id).await?;
@@ -901,8 +853,8 @@ async fn patch_tx(
         let group = named(kind, id, &n.doc);
         membership_events(&mut tx, ctx, &group, delta, &mut evs).await?;
     }
-    write_events(&mut tx, ctx, &at, &evs).await?;
-    tx.commit().await.map_err(internal)?;
+    write_events(&mut tx, &at, &evs).await?;
+    tx.commit().await?;
     build(ctx, kind, &row, kind == ResourceKind::User).await
 }
 
@@ -928,10 +880,9 @@ async fn delete_tx(
     if_match: Option<&str>,
     audit: &Audit<'_>,
 ) -> Result<(), ScimError> {
-    let mut tx = ctx.db.begin().await.map_err(internal)?;
-    let row = resources::get_for_update(&mut tx, ctx.db.backend(), table(kind), &ctx.tenant_id, id)
-        .await
-        .map_err(internal)?
+    let mut tx = ctx.db.begin().await?;
+    let row = resources::get_for_update(&mut tx, table(kind), &ctx.tenant_id, id)
+        .await?
         .ok_or_else(|| not_found(kind, id))?;
     check_if_match(if_match, row.version)?;
     let doc = parse_doc(&row);
@@ -939,8 +890,7 @@ async fn delete_tx(
     // The groups it leaves, each a membership event, then its last
     // representation.
     let parents: Vec<Named> = members::groups_of_in_tx(&mut tx, &ctx.tenant_id, &[id.to_string()])
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .map(|(_, g)| g)
         .collect();
@@ -959,14 +909,12 @@ async fn delete_tx(
         kind,
         &event_repr(&ctx.base_url, kind, &row, doc, user_groups),
     ));
-    resources::delete(&mut tx, table(kind), &ctx.tenant_id, id)
-        .await
-        .map_err(internal)?;
-    write_events(&mut tx, ctx, &now(), &evs).await?;
+    resources::delete(&mut tx, table(kind), &ctx.tenant_id, id).await?;
+    write_events(&mut tx, &now(), &evs).await?;
     let entry = audit
         .entry(204, Some(id), &label, &Quirks::new(), &[])
         .detail(format!("deleted {} {label:?}", kind.name().to_lowercase()));
-    activity::record(&mut tx, &entry).await.map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    activity::record(&mut tx, &entry).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -25,12 +25,13 @@ use serde_json::Value;
 use super::diff;
 use super::mapping::{self, Derived, Outcome, Rules};
 use crate::events;
+use crate::store::Tx;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::events::{self as event_log, NewEvent};
 use crate::store::mapping::{self as store, DerivedRow, StoredRules, UserDoc};
 use crate::store::members::{self, Named};
-use crate::store::resources::{Row, Tx};
-use crate::store::{Backend, Db, SqlError, now};
+use crate::store::resources::Row;
+use crate::store::{Db, SqlError, now};
 use scim::ResourceKind;
 
 /// Users read per query.
@@ -58,12 +59,8 @@ pub async fn current(db: &Db, tenant_id: &str) -> Result<(Rules, Option<StoredRu
 
 /// The tenant's committed rules, inside a user write's transaction (see
 /// [`store::rules_locked`] for how writes and saves are ordered).
-pub async fn current_in_tx(
-    tx: &mut Tx,
-    backend: Backend,
-    tenant_id: &str,
-) -> Result<Rules, SqlError> {
-    let stored = store::rules_locked(tx, backend, tenant_id, store::Lock::Share).await?;
+pub async fn current_in_tx(tx: &mut Tx, tenant_id: &str) -> Result<Rules, SqlError> {
+    let stored = store::rules_locked(tx, tenant_id, store::Lock::Share).await?;
     Ok(rules_of(stored.as_ref()))
 }
 
@@ -329,7 +326,7 @@ pub async fn save(
     let mut tx = db.begin().await?;
     // Lock the rules row first: in-flight user writes finish, later ones
     // wait for the commit (and then derive with the new rules).
-    let stored = store::rules_locked(&mut tx, db.backend(), tenant_id, store::Lock::Update).await?;
+    let stored = store::rules_locked(&mut tx, tenant_id, store::Lock::Update).await?;
     let before = rules_of(stored.as_ref());
     store::save_rules(
         &mut tx,
@@ -349,7 +346,7 @@ pub async fn save(
         base_url: base_url.to_string(),
         started_at: at,
     };
-    let state = serde_json::to_string(&pending).map_err(|e| SqlError::Encode(Box::new(e)))?;
+    let state = serde_json::to_string(&pending).map_err(SqlError::encode)?;
     store::set_recompute_state(&mut tx, tenant_id, Some(&state)).await?;
     tx.commit().await?;
     let (mut users, mut changed) = (0, 0);
@@ -382,7 +379,7 @@ pub async fn save(
 /// in one transaction.
 pub async fn step(db: &Db, tenant_id: &str) -> Result<Step, SqlError> {
     let mut tx = db.begin().await?;
-    let stored = store::rules_locked(&mut tx, db.backend(), tenant_id, store::Lock::Update).await?;
+    let stored = store::rules_locked(&mut tx, tenant_id, store::Lock::Update).await?;
     let Some(state) = store::recompute_state(&mut tx, tenant_id).await? else {
         tx.rollback().await?;
         return Ok(Step::Idle);
@@ -398,8 +395,7 @@ pub async fn step(db: &Db, tenant_id: &str) -> Result<Step, SqlError> {
     };
     let rules = rules_of(stored.as_ref());
     let at = now();
-    let batch =
-        store::users_after_for_update(&mut tx, db.backend(), tenant_id, &p.after, BATCH).await?;
+    let batch = store::users_after_for_update(&mut tx, tenant_id, &p.after, BATCH).await?;
     let mut writes: Vec<DerivedRow> = Vec::new();
     let mut changed_users = Vec::new();
     for u in &batch {
@@ -424,7 +420,7 @@ pub async fn step(db: &Db, tenant_id: &str) -> Result<Step, SqlError> {
             &at,
         )
         .await?;
-        event_log::insert(&mut tx, db.backend(), &at, &evs).await?;
+        event_log::insert(&mut tx, &at, &evs).await?;
     }
     if (batch.len() as i64) < BATCH {
         let mut entry = Entry::new(tenant_id, &p.actor(), "mapping.save", 200).detail(format!(
@@ -446,7 +442,7 @@ pub async fn step(db: &Db, tenant_id: &str) -> Result<Step, SqlError> {
     if let Some(last) = batch.last() {
         p.after = last.id.clone();
     }
-    let state = serde_json::to_string(&p).map_err(|e| SqlError::Encode(Box::new(e)))?;
+    let state = serde_json::to_string(&p).map_err(SqlError::encode)?;
     store::set_recompute_state(&mut tx, tenant_id, Some(&state)).await?;
     tx.commit().await?;
     Ok(Step::Progress {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Db, SqlError, now};
+use super::{Db, SqlError, Tx, now};
 
 /// Who did something.
 #[derive(Debug, Clone)]
@@ -122,10 +122,7 @@ impl Entry {
 }
 
 /// Writes an entry inside the caller's transaction.
-pub async fn record(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    entry: &Entry,
-) -> Result<(), SqlError> {
+pub async fn record(tx: &mut Tx, entry: &Entry) -> Result<(), SqlError> {
     insert(&mut **tx, entry).await
 }
 
@@ -199,7 +196,7 @@ pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), 
         let written =
             tokio::task::spawn_blocking(move || writer.transaction(|tx| insert_rows(tx, &entries)))
                 .await
-                .map_err(|e| SqlError::Protocol(format!("the read-log writer stopped: {e}")));
+                .map_err(|e| SqlError::invalid(format!("the read-log writer stopped: {e}")));
         drop(slot);
         return written?;
     }

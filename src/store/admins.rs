@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
-use super::{Db, SqlError, is_unique_violation, new_id, now};
+use super::{Db, SqlError, Tx, new_id, now};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Admin {
@@ -74,7 +74,7 @@ pub async fn create(
 /// As [`create`], inside the caller's transaction (a tenant and its first
 /// admin, or the first operator and the setup link it uses, land together).
 pub async fn create_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut Tx,
     tenant_id: Option<&str>,
     email: &str,
     password_hash: &str,
@@ -104,10 +104,11 @@ pub async fn create_in(
     .bind(&admin.created_at)
     .bind(&admin.password_changed_at)
     .execute(&mut **tx)
-    .await;
+    .await
+    .map_err(SqlError::from);
     match inserted {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(AdminError::EmailTaken(email.to_string())),
+        Err(e) if e.is_unique_violation() => return Err(AdminError::EmailTaken(email.to_string())),
         Err(e) => return Err(e.into()),
     }
     if let Some(t) = tenant_id {
@@ -181,19 +182,21 @@ pub async fn set_password(db: &Db, id: &str, password_hash: &str) -> Result<bool
 }
 
 pub async fn count(db: &Db) -> Result<i64, SqlError> {
-    sqlx::query("SELECT COUNT(*) AS n FROM admins")
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM admins")
         .fetch_one(db.reader())
         .await?
-        .try_get("n")
+        .try_get("n")?)
 }
 
 /// Admins of one tenant.
 pub async fn count_in_tenant(db: &Db, tenant_id: &str) -> Result<i64, SqlError> {
-    sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_one(db.reader())
-        .await?
-        .try_get("n")
+    Ok(
+        sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(db.reader())
+            .await?
+            .try_get("n")?,
+    )
 }
 
 /// Why an admin account was not removed.
@@ -206,6 +209,8 @@ pub enum DeleteError {
     #[error(transparent)]
     Db(#[from] SqlError),
 }
+
+super::from_sqlx!(AdminError, DeleteError);
 
 /// Removes a tenant admin, refusing to remove a tenant's last admin (nobody
 /// could then connect or manage it). The count and the delete run in one

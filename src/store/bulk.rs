@@ -3,7 +3,8 @@
 //! three statements per user, inside the caller's transaction.
 
 use super::SqlError;
-use super::resources::{Indexed, Row, Tx};
+use super::Tx;
+use super::resources::{Indexed, Row};
 use super::sql::{Sql, SqlValue};
 
 /// Users per statement: 11 values each stays far below both engines' limits

@@ -5,7 +5,7 @@ use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
 use super::events;
-use super::{Db, SqlError, format_time, new_id, now};
+use super::{Db, SqlError, Tx, format_time, new_id, now};
 use crate::secret;
 
 /// Prefix of client ids (public) and client secrets.
@@ -159,7 +159,7 @@ pub async fn create(
 }
 
 async fn insert_secret(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut Tx,
     client_id: &str,
     days: u32,
 ) -> Result<(SecretInfo, String), SqlError> {

@@ -227,7 +227,7 @@ pub async fn users_count(db: &Db, tenant_id: &str, filter: &UserFilter) -> Resul
     let mut sql = Sql::new("SELECT COUNT(*) AS n FROM scim_users WHERE tenant_id = ");
     sql.bind_text(tenant_id);
     push_user_filter(&mut sql, filter);
-    sql.query().fetch_one(db.reader()).await?.try_get("n")
+    Ok(sql.query().fetch_one(db.reader()).await?.try_get("n")?)
 }
 
 fn push_group_filter(sql: &mut Sql, search: Option<&str>) {
@@ -280,7 +280,7 @@ pub async fn groups_count(db: &Db, tenant_id: &str, search: Option<&str>) -> Res
     let mut sql = Sql::new("SELECT COUNT(*) AS n FROM scim_groups g WHERE g.tenant_id = ");
     sql.bind_text(tenant_id);
     push_group_filter(&mut sql, search);
-    sql.query().fetch_one(db.reader()).await?.try_get("n")
+    Ok(sql.query().fetch_one(db.reader()).await?.try_get("n")?)
 }
 
 /// Filters of the activity log.

@@ -156,7 +156,7 @@ impl Writer {
 /// A SQLite error in sqlx's error type, so that callers handle both paths
 /// alike.
 fn error(e: rusqlite::Error) -> SqlError {
-    SqlError::Protocol(format!("SQLite: {e}"))
+    SqlError::invalid(format!("SQLite: {e}"))
 }
 
 /// The database file of a `sqlite:` URL, or `None` for an in-memory one

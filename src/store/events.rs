@@ -7,7 +7,7 @@
 
 use sqlx::Row as _;
 
-use super::resources::Tx;
+use super::Tx;
 use super::sql::value_rows;
 use super::{Backend, Db, SqlError};
 
@@ -150,12 +150,8 @@ pub(crate) fn pos(backend: Backend) -> &'static str {
 const INSERT_BATCH: usize = 200;
 
 /// Writes events inside the caller's transaction, in the order given.
-pub async fn insert(
-    tx: &mut Tx,
-    backend: Backend,
-    at: &str,
-    events: &[NewEvent],
-) -> Result<(), SqlError> {
+pub async fn insert(tx: &mut Tx, at: &str, events: &[NewEvent]) -> Result<(), SqlError> {
+    let backend = tx.backend();
     for chunk in events.chunks(INSERT_BATCH) {
         let text = format!(
             "INSERT INTO events (tenant_id, type, occurred_at, data, previous) VALUES {}",
@@ -247,7 +243,7 @@ pub async fn latest(db: &Db) -> Result<i64, SqlError> {
     let row = sqlx::query(&format!("SELECT COALESCE(MAX({p}), 0) AS n FROM events"))
         .fetch_one(db.reader())
         .await?;
-    row.try_get("n")
+    Ok(row.try_get("n")?)
 }
 
 /// Every event at or below this position has been pruned.
@@ -255,7 +251,7 @@ pub async fn pruned_through(db: &Db) -> Result<i64, SqlError> {
     let row = sqlx::query("SELECT pruned_through FROM event_feed WHERE id = 1")
         .fetch_one(db.reader())
         .await?;
-    row.try_get("pruned_through")
+    Ok(row.try_get("pruned_through")?)
 }
 
 /// PostgreSQL: gives the committed events that have none a position, in

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
+use super::Tx;
 use super::events;
-use super::resources::Tx;
 use super::tokens::KIND_ACCESS;
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
@@ -375,11 +375,8 @@ fn refresh_from_row(row: &sqlx::any::AnyRow) -> Result<RefreshToken, SqlError> {
 
 const REFRESH_COLUMNS: &str = "id, grant_id, expires_at, used_at, replaced_by, revoked_at";
 
-pub async fn refresh_by_value(
-    tx: &mut Tx,
-    for_update: &str,
-    value: &str,
-) -> Result<Option<RefreshToken>, SqlError> {
+pub async fn refresh_by_value(tx: &mut Tx, value: &str) -> Result<Option<RefreshToken>, SqlError> {
+    let for_update = tx.backend().for_update();
     let row = sqlx::query(&format!(
         "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1{for_update}"
     ))

@@ -70,7 +70,7 @@ pub async fn token_and_user(
             .await?
             .iter()
             .map(|r| Found::read(|i| r.try_get(i), |i| r.try_get(i), with_groups))
-            .collect::<Result<Vec<Found>, SqlError>>()?,
+            .collect::<Result<Vec<Found>, sqlx::Error>>()?,
     };
     // Groups by display name, as every listing of them is ordered (sorted
     // here rather than by the database: a user has a handful).

@@ -3,7 +3,7 @@
 
 use sqlx::Row as _;
 
-use super::resources::Tx;
+use super::Tx;
 use super::sql::Sql;
 use super::{Backend, Db, SqlError};
 
@@ -61,10 +61,10 @@ pub enum Lock {
 /// uses the new rules.
 pub async fn rules_locked(
     tx: &mut Tx,
-    backend: Backend,
     tenant_id: &str,
     lock: Lock,
 ) -> Result<Option<StoredRules>, SqlError> {
+    let backend = tx.backend();
     let suffix = match (backend, lock) {
         (Backend::Sqlite, _) => "",
         (Backend::Postgres, Lock::Share) => " FOR SHARE",
@@ -163,7 +163,7 @@ pub async fn recomputing(db: &Db) -> Result<Vec<String>, SqlError> {
         .fetch_all(db.reader())
         .await?
         .iter()
-        .map(|r| r.try_get("tenant_id"))
+        .map(|r| Ok(r.try_get("tenant_id")?))
         .collect()
 }
 
@@ -241,11 +241,11 @@ pub async fn users_after(
 /// before the batch is read (and is recomputed) or waits for the new rules.
 pub async fn users_after_for_update(
     tx: &mut Tx,
-    backend: Backend,
     tenant_id: &str,
     after_id: &str,
     limit: i64,
 ) -> Result<Vec<UserDoc>, SqlError> {
+    let backend = tx.backend();
     let rows = sqlx::query(&format!("{SELECT_BATCH}{}", backend.for_update()))
         .bind(tenant_id)
         .bind(after_id)

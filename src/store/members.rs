@@ -3,9 +3,9 @@
 
 use sqlx::Row as _;
 
-use super::resources::Tx;
+use super::Tx;
 use super::sql::{Sql, SqlValue, push_in_list, value_rows};
-use super::{Backend, Db, SqlError};
+use super::{Db, SqlError};
 
 /// Most ids bound in one statement; both engines allow far more, but short
 /// statements keep plans cheap.
@@ -70,12 +70,12 @@ fn changed_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Changed>, SqlError> {
 /// ones that were new.
 pub async fn add(
     tx: &mut Tx,
-    backend: Backend,
     tenant_id: &str,
     group_id: &str,
     members: &[(String, &'static str)],
     at: &str,
 ) -> Result<Vec<Changed>, SqlError> {
+    let backend = tx.backend();
     // One multi-row statement per chunk: a PATCH adding a hundred members is
     // one round trip to the database, not a hundred.
     let mut added = Vec::new();
@@ -352,14 +352,14 @@ pub async fn page(
 }
 
 pub async fn count(db: &Db, tenant_id: &str, group_id: &str) -> Result<i64, SqlError> {
-    sqlx::query(
+    Ok(sqlx::query(
         "SELECT COUNT(*) AS n FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2",
     )
     .bind(tenant_id)
     .bind(group_id)
     .fetch_one(db.reader())
     .await?
-    .try_get("n")
+    .try_get("n")?)
 }
 
 /// How many members each of `group_ids` has (groups without members are

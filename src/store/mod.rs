@@ -49,7 +49,113 @@ use sqlx::{AnyPool, Executor as _};
 
 use direct::DirectReader;
 
-pub use sqlx::Error as SqlError;
+/// A failure of the database (or of what the store read from it). The
+/// store's functions return it; each face turns it into its own answer
+/// through a `From` impl, so callers write `?` (a busy database, see
+/// [`SqlError::is_busy`], is a 503 with `Retry-After` on every face that
+/// writes).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SqlError(#[from] sqlx::Error);
+
+/// `From<sqlx::Error>` for a store error type that already converts from
+/// [`SqlError`], so that `?` works on statements inside its functions.
+macro_rules! from_sqlx {
+    ($($t:ty),+) => {$(
+        impl From<sqlx::Error> for $t {
+            fn from(e: sqlx::Error) -> Self {
+                Self::from($crate::store::SqlError::from(e))
+            }
+        }
+    )+};
+}
+pub(crate) use from_sqlx;
+
+impl SqlError {
+    /// The database could not take the work in time (see [`Db::begin`]).
+    pub fn timed_out() -> SqlError {
+        SqlError(sqlx::Error::PoolTimedOut)
+    }
+
+    /// Something read or about to be written is not what the store expects.
+    pub fn invalid(message: impl Into<String>) -> SqlError {
+        SqlError(sqlx::Error::Protocol(message.into()))
+    }
+
+    /// A value could not be encoded for storing.
+    pub fn encode(e: impl std::error::Error + Send + Sync + 'static) -> SqlError {
+        SqlError(sqlx::Error::Encode(Box::new(e)))
+    }
+
+    /// A stored value could not be decoded.
+    pub fn decode(e: impl std::error::Error + Send + Sync + 'static) -> SqlError {
+        SqlError(sqlx::Error::Decode(Box::new(e)))
+    }
+
+    /// Whether this means "busy, try again": a write that waited too long
+    /// for the database (the pool, SQLite's lock) or a lock or statement
+    /// timeout on PostgreSQL. Answered 503 with `Retry-After`, not 500.
+    pub fn is_busy(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(d) => {
+                let code = d.code();
+                let code = code.as_deref().unwrap_or_default();
+                // SQLite: SQLITE_BUSY (5) and its extended codes; PostgreSQL:
+                // lock_not_available, query_canceled (statement_timeout).
+                matches!(code, "5" | "261" | "517" | "773" | "55P03" | "57014")
+                    || d.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this is the violation of a unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Database(db) => db.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+/// A write transaction. It knows its database's kind, so that the store's
+/// functions taking one lock rows where the engine needs it (PostgreSQL's
+/// `FOR UPDATE`) without their callers knowing which engine it is. It
+/// dereferences to the connection, for running statements on it; dropped
+/// without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), SqlError> {
+        Ok(self.inner.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<(), SqlError> {
+        Ok(self.inner.rollback().await?)
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
 
 /// Which database engine a URL selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +318,8 @@ impl Db {
 
     /// Starts a write transaction (on SQLite, waiting for the one writer).
     /// A write that cannot begin within the write wait fails as
-    /// [`SqlError::PoolTimedOut`], which [`is_busy`] recognises.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, SqlError> {
+    /// a timeout, which [`SqlError::is_busy`] recognises.
+    pub async fn begin(&self) -> Result<Tx, SqlError> {
         let started = std::time::Instant::now();
         let wait = Duration::from_millis(
             self.write_wait_ms
@@ -221,10 +327,13 @@ impl Db {
         );
         let tx = match tokio::time::timeout(wait, self.write.begin()).await {
             Ok(tx) => tx,
-            Err(_) => Err(SqlError::PoolTimedOut),
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
         };
         self.metrics.db_waited(started.elapsed());
-        tx
+        Ok(Tx {
+            inner: tx?,
+            backend: self.backend,
+        })
     }
 
     /// Sets how long writes wait to begin (every clone of this handle).
@@ -309,24 +418,6 @@ fn sqlite_readers() -> u32 {
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
-/// Whether a database error means "busy, try again": a write that waited
-/// too long for the database (the pool, SQLite's lock) or a lock or
-/// statement timeout on PostgreSQL. Answered 503 with `Retry-After`, not 500.
-pub fn is_busy(e: &SqlError) -> bool {
-    match e {
-        SqlError::PoolTimedOut => true,
-        SqlError::Database(d) => {
-            let code = d.code();
-            let code = code.as_deref().unwrap_or_default();
-            // SQLite: SQLITE_BUSY (5) and its extended codes; PostgreSQL:
-            // lock_not_available, query_canceled (statement_timeout).
-            matches!(code, "5" | "261" | "517" | "773" | "55P03" | "57014")
-                || d.message().contains("database is locked")
-        }
-        _ => false,
-    }
-}
-
 /// How much of the SQLite file every connection maps for reading (256 MiB).
 pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 
@@ -368,15 +459,6 @@ fn sqlite_url_with_create(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    }
-}
-
-/// Whether an error is the violation of the named unique constraint. SQLite
-/// reports the columns rather than the constraint name, so callers pass both.
-pub fn is_unique_violation(err: &SqlError) -> bool {
-    match err {
-        SqlError::Database(db) => db.is_unique_violation(),
-        _ => false,
     }
 }
 

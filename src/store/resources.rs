@@ -4,9 +4,7 @@
 use sqlx::Row as _;
 
 use super::sql::{Column, Cond, Sql, SqlValue, Table};
-use super::{Backend, Db, SqlError};
-
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+use super::{Backend, Db, SqlError, Tx};
 
 /// One stored resource.
 #[derive(Debug, Clone)]
@@ -118,11 +116,11 @@ pub async fn page_after(
 /// concurrent PATCHes of one resource apply one after the other.
 pub async fn get_for_update(
     tx: &mut Tx,
-    backend: Backend,
     table: Table,
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Row>, SqlError> {
+    let backend = tx.backend();
     if !storable_id(id) {
         return Ok(None);
     }
@@ -222,7 +220,7 @@ pub async fn count(
     sql.push(&body.text);
     sql.binds = body.binds;
     let row = sql.query().fetch_one(db.reader()).await?;
-    row.try_get("n")
+    Ok(row.try_get("n")?)
 }
 
 /// Inserts a new resource.

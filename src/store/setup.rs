@@ -74,6 +74,8 @@ impl From<SqlError> for RedeemError {
     }
 }
 
+super::from_sqlx!(RedeemError);
+
 /// Uses a link: creates the first operator and retires every link, in one
 /// transaction. Two browsers submitting the same link at once cannot both
 /// succeed: the conditional update lets one of them through.

@@ -104,6 +104,8 @@ pub enum SaveError {
     Db(#[from] SqlError),
 }
 
+super::from_sqlx!(SaveError);
+
 /// Creates or replaces the tenant's settings (keeping the stored secret when
 /// none is given), with an entry in the tenant's activity log.
 pub async fn save(

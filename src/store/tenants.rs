@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Db, SqlError, is_unique_violation, new_id, now};
+use super::{Db, SqlError, Tx, new_id, now};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tenant {
@@ -24,6 +24,8 @@ pub enum TenantError {
     #[error(transparent)]
     Db(#[from] SqlError),
 }
+
+super::from_sqlx!(TenantError);
 
 pub fn valid_slug(slug: &str) -> bool {
     !slug.is_empty()
@@ -60,21 +62,18 @@ pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantErr
             .bind(&tenant.name)
             .bind(&tenant.created_at)
             .execute(db.writer())
-            .await;
+            .await
+            .map_err(SqlError::from);
     match result {
         Ok(_) => Ok(tenant),
-        Err(e) if is_unique_violation(&e) => Err(TenantError::SlugTaken(slug.to_string())),
+        Err(e) if e.is_unique_violation() => Err(TenantError::SlugTaken(slug.to_string())),
         Err(e) => Err(e.into()),
     }
 }
 
 /// As [`create`], inside the caller's transaction (a tenant and its first
 /// admin are created together or not at all).
-pub async fn create_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    slug: &str,
-    name: &str,
-) -> Result<Tenant, TenantError> {
+pub async fn create_in(tx: &mut Tx, slug: &str, name: &str) -> Result<Tenant, TenantError> {
     if !valid_slug(slug) {
         return Err(TenantError::InvalidSlug(slug.to_string()));
     }
@@ -91,10 +90,11 @@ pub async fn create_in(
             .bind(&tenant.name)
             .bind(&tenant.created_at)
             .execute(&mut **tx)
-            .await;
+            .await
+            .map_err(SqlError::from);
     match result {
         Ok(_) => Ok(tenant),
-        Err(e) if is_unique_violation(&e) => Err(TenantError::SlugTaken(slug.to_string())),
+        Err(e) if e.is_unique_violation() => Err(TenantError::SlugTaken(slug.to_string())),
         Err(e) => Err(e.into()),
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::sql::value_rows;
-use super::{Backend, Db, SqlError, now};
+use super::{Db, SqlError, now};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Webhook {
@@ -406,16 +406,13 @@ pub async fn save_progress(
         tx.rollback().await?;
         return Ok(false);
     }
-    insert_deliveries(&mut tx, db.backend(), attempts).await?;
+    insert_deliveries(&mut tx, attempts).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-async fn insert_deliveries(
-    tx: &mut super::resources::Tx,
-    backend: Backend,
-    list: &[Delivery],
-) -> Result<(), SqlError> {
+async fn insert_deliveries(tx: &mut super::Tx, list: &[Delivery]) -> Result<(), SqlError> {
+    let backend = tx.backend();
     for chunk in list.chunks(50) {
         let text = format!(
             "INSERT INTO webhook_deliveries (id, webhook_id, tenant_id, event_position, event_type,
@@ -446,7 +443,7 @@ async fn insert_deliveries(
 /// Records an attempt made outside a stream (a test or a redelivery).
 pub async fn record(db: &Db, d: &Delivery) -> Result<(), SqlError> {
     let mut tx = db.begin().await?;
-    insert_deliveries(&mut tx, db.backend(), std::slice::from_ref(d)).await?;
+    insert_deliveries(&mut tx, std::slice::from_ref(d)).await?;
     tx.commit().await
 }
 
@@ -506,7 +503,7 @@ pub async fn backlog(db: &Db, webhook_id: &str, cap: i64) -> Result<i64, SqlErro
     .bind(cap)
     .fetch_one(db.reader())
     .await?;
-    row.try_get("n")
+    Ok(row.try_get("n")?)
 }
 
 /// Deletes attempts recorded before `cutoff`, a batch at a time.

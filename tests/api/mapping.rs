@@ -625,7 +625,7 @@ impl TestApp {
 async fn start_a_long_save(
     app: &TestApp,
     n: usize,
-) -> tokio::task::JoinHandle<Result<recompute::Saved, sqlx::Error>> {
+) -> tokio::task::JoinHandle<Result<recompute::Saved, scimgate::store::SqlError>> {
     crate::console_views::seed_users(app, &app.tenant.id, n, |i| {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
