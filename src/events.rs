@@ -1,7 +1,7 @@
 //! What the vendor's product learns of changes: the events `provision`
 //! writes in each change's transaction (see `store::events`), their
-//! envelope, and the background work that keeps the log (publishing
-//! positions on PostgreSQL, pruning past retention).
+//! envelope, publishing their positions on PostgreSQL, and pruning them
+//! past retention (which [`crate::housekeeping`] runs).
 //!
 //! An envelope:
 //!
@@ -263,26 +263,15 @@ impl Default for Settings {
 
 /// How often PostgreSQL's publisher looks for new events.
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
-/// How often the pruner looks for events past retention.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Events deleted per pruning transaction: short, so provisioning never
 /// waits long for the writer.
 const PRUNE_BATCH: i64 = 500;
 
-/// Runs the log's background work until the task is aborted: on
-/// PostgreSQL the publisher, everywhere the housekeeping. Each runs as a
-/// task of its own, so that a long housekeeping pass (a mapping recompute
-/// resumed after a restart, a large pruning) never holds up publishing;
-/// aborting the returned task ends both.
-pub fn spawn(db: Db, settings: Settings) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tasks = tokio::task::JoinSet::new();
-        if db.backend() == Backend::Postgres {
-            tasks.spawn(publisher(db.clone()));
-        }
-        tasks.spawn(housekeeping(db, settings));
-        while tasks.join_next().await.is_some() {}
-    })
+/// On PostgreSQL, starts the publisher, which gives committed events their
+/// positions until the task is aborted; SQLite needs none (its single
+/// writer numbers events as they commit).
+pub fn spawn_publisher(db: Db) -> Option<tokio::task::JoinHandle<()>> {
+    (db.backend() == Backend::Postgres).then(|| tokio::spawn(publisher(db)))
 }
 
 /// Gives committed events their positions, every [`PUBLISH_EVERY`].
@@ -293,36 +282,6 @@ async fn publisher(db: Db) {
         publish.tick().await;
         if let Err(e) = store::publish_committed(&db).await {
             tracing::warn!(error = %e, "publishing events failed; retrying");
-        }
-    }
-}
-
-/// Every [`PRUNE_EVERY`]: retention, expired rows, and mapping recomputes
-/// cut short.
-async fn housekeeping(db: Db, settings: Settings) {
-    let mut prune = tokio::time::interval(PRUNE_EVERY);
-    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        prune.tick().await;
-        match prune_all(&db, settings.retention_days).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(events = n, "pruned events past retention"),
-            Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying"),
-        }
-        match prune_activity(&db, settings.activity_retention_days).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(entries = n, "pruned activity entries past retention"),
-            Err(e) => tracing::warn!(error = %e, "pruning the activity log failed; retrying"),
-        }
-        match prune_expired(&db).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "pruned expired codes and sign-in counters"),
-            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed; retrying"),
-        }
-        match crate::provision::recompute::resume_all(&db).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(tenants = n, "finished mapping recomputes cut short"),
-            Err(e) => tracing::warn!(error = %e, "resuming a mapping recompute failed; retrying"),
         }
     }
 }
@@ -341,40 +300,6 @@ pub async fn prune_all(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
             return Ok(total);
         }
         // Let waiting writes have the database between batches.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Deletes activity entries older than the retention, oldest first, in
-/// small batches with pauses between them; returns how many.
-pub async fn prune_activity(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
-    let cutoff = crate::store::format_time(
-        chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)),
-    );
-    let mut total = 0;
-    loop {
-        let n = crate::store::activity::prune(db, &cutoff, PRUNE_BATCH).await?;
-        total += n;
-        if n < PRUNE_BATCH as u64 {
-            return Ok(total);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Deletes what has expired and serves no purpose any more — authorization
-/// codes a day past their expiry, sign-in failure counters past their
-/// window — in small batches with pauses between them; returns how many.
-/// (Sessions have their own hourly cleanup.)
-pub async fn prune_expired(db: &Db) -> Result<u64, SqlError> {
-    let mut total = 0;
-    loop {
-        let codes = crate::store::grants::prune_codes(db, PRUNE_BATCH).await?;
-        let counters = crate::store::throttle::prune(db, PRUNE_BATCH).await?;
-        total += codes + counters;
-        if codes < PRUNE_BATCH as u64 && counters < PRUNE_BATCH as u64 {
-            return Ok(total);
-        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod events;
+pub mod housekeeping;
 pub mod http;
 pub mod metrics;
 pub mod oauth;
@@ -156,7 +157,8 @@ impl Server {
                 }
             })
         };
-        let event_log = events::spawn(db.clone(), self.state.config().events.clone());
+        let publisher = events::spawn_publisher(db.clone());
+        let housekeeping = housekeeping::spawn(db.clone(), self.state.config().events.clone());
         let deliveries = webhooks::spawn(db.clone(), self.state.config().webhooks.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = move || {
@@ -194,7 +196,10 @@ impl Server {
         };
         cleanup.abort();
         forget.abort();
-        event_log.abort();
+        if let Some(p) = publisher {
+            p.abort();
+        }
+        housekeeping.abort();
         deliveries.stop().await;
         if let Some(m) = management {
             m.abort();
