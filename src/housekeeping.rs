@@ -1,5 +1,5 @@
-//! The service's periodic housekeeping, on every instance, every
-//! [`EVERY`]: events and activity past their retention, codes and sign-in
+//! The service's periodic housekeeping, on every instance, once a minute:
+//! events and activity past their retention, codes and sign-in
 //! counters past their use, and mapping recomputes that a restart cut
 //! short. Each step works in small batches with pauses, so provisioning
 //! never waits long for the writer. (Console sessions have their own

@@ -4,9 +4,10 @@
 //! feed, signed webhooks and a read API.
 //!
 //! The layers, lowest first: the protocol core (the `scim` crate), `store`
-//! (the database), `provision`, `oauth`, `events` and `webhooks` (what the
-//! service does), `http` (routers, extractors, the SCIM and OAuth faces,
-//! the product's API) and `console` (the admin pages). `cli`, `config`,
+//! (the database), `provision`, `oauth`, `events`, `webhooks` and
+//! `housekeeping` (what the service does), `http` (routers, extractors,
+//! the SCIM and OAuth faces, the product's API) and `console` (the admin
+//! pages); `docs/architecture.md` draws the graph. `cli`, `config`,
 //! `metrics` and the tools that drive a running server over HTTP (`sim`,
 //! the provisioning simulator; `bench`, the benchmarks) sit beside them.
 //!

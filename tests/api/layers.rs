@@ -101,3 +101,63 @@ fn lower_layers_do_not_name_higher_ones() {
         violations.join("\n")
     );
 }
+
+/// The top-level modules of `src/` and, for each, the others it names.
+fn module_graph(src: &Path) -> Vec<(String, Vec<String>)> {
+    let mut modules: Vec<String> = std::fs::read_dir(src)
+        .expect("read src")
+        .map(|e| e.expect("a directory entry").path())
+        .filter_map(|p| {
+            let name = p.file_stem()?.to_str()?.to_string();
+            let module = p.is_dir() || p.extension().is_some_and(|e| e == "rs");
+            (module && name != "lib" && name != "main").then_some(name)
+        })
+        .collect();
+    modules.sort();
+    modules.dedup();
+    modules
+        .iter()
+        .map(|module| {
+            let mut files = Vec::new();
+            for path in [src.join(module), src.join(format!("{module}.rs"))] {
+                if path.exists() {
+                    rust_files(&path, &mut files);
+                }
+            }
+            let mut named: Vec<String> = files
+                .iter()
+                .flat_map(|f| named_modules(&std::fs::read_to_string(f).expect("read a source file")))
+                .filter(|n| n != module && modules.contains(n))
+                .collect();
+            named.sort();
+            named.dedup();
+            (module.clone(), named)
+        })
+        .collect()
+}
+
+#[test]
+fn the_architecture_page_shows_the_module_graph_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let graph = module_graph(&root.join("src"));
+    assert!(graph.len() > 10, "only {} modules found", graph.len());
+    let mut expected = String::from("```text\n");
+    for (module, named) in &graph {
+        let named = if named.is_empty() {
+            "(nothing)".to_string()
+        } else {
+            named.join(", ")
+        };
+        expected.push_str(&format!("{module:<13} → {named}\n"));
+    }
+    expected.push_str("```");
+    let page = std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+    let (begin, end) = ("<!-- module-graph:begin -->", "<!-- module-graph:end -->");
+    let start = page.find(begin).expect("the graph's begin marker") + begin.len();
+    let stop = start + page[start..].find(end).expect("the graph's end marker");
+    assert_eq!(
+        page[start..stop].trim(),
+        expected,
+        "docs/architecture.md does not show the module graph of src/; put this between its markers:\n{expected}"
+    );
+}
