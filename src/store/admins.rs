@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use super::activity::{self, Actor, Entry};
 use super::{Db, SqlError, Tx, new_id, now};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Admin {
     pub id: String,
     /// None for an operator.
@@ -27,16 +27,6 @@ pub enum AdminError {
 }
 
 const COLUMNS: &str = "id, tenant_id, email, created_at, password_changed_at";
-
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Admin, SqlError> {
-    Ok(Admin {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        email: row.try_get("email")?,
-        created_at: row.try_get("created_at")?,
-        password_changed_at: row.try_get("password_changed_at")?,
-    })
-}
 
 pub fn plausible_email(email: &str) -> bool {
     let email = email.trim();
@@ -132,7 +122,7 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<(Admin, Option<Stri
     .fetch_optional(db.reader())
     .await?;
     match row {
-        Some(r) => Ok(Some((from_row(&r)?, r.try_get("password_hash")?))),
+        Some(r) => Ok(Some((super::decode(&r)?, r.try_get("password_hash")?))),
         None => Ok(None),
     }
 }
@@ -142,7 +132,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Admin>, SqlError> {
         .bind(id)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// A tenant's admins, or the operators when `tenant_id` is None.
@@ -164,7 +154,7 @@ pub async fn list(db: &Db, tenant_id: Option<&str>) -> Result<Vec<Admin>, SqlErr
             .await?
         }
     };
-    rows.iter().map(from_row).collect()
+    rows.iter().map(super::decode).collect()
 }
 
 /// Sets a new password hash. Sessions opened before this moment are no

@@ -3,7 +3,6 @@
 //! tenant. Shown once when created; only their SHA-256 is stored.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use super::{Db, SqlError, new_id, now};
 use crate::secret;
@@ -11,7 +10,7 @@ use crate::secret;
 /// Prefix of app keys ("scimgate app key").
 pub const PREFIX: &str = "sgak_";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AppKey {
     pub id: String,
     /// The tenant the key is limited to, by id (`None`: every tenant).
@@ -24,18 +23,6 @@ pub struct AppKey {
 }
 
 const COLUMNS: &str = "id, tenant_id, name, hint, created_at, revoked_at, last_used_at";
-
-fn from_row(row: &sqlx::any::AnyRow) -> Result<AppKey, SqlError> {
-    Ok(AppKey {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        hint: row.try_get("hint")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
 
 /// Creates a key; returns it and the secret, which is never stored.
 pub async fn create(
@@ -74,7 +61,7 @@ pub async fn list(db: &Db) -> Result<Vec<AppKey>, SqlError> {
     ))
     .fetch_all(db.reader())
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(super::decode).collect()
 }
 
 /// Revokes a key at once (every instance checks the row on every request).
@@ -107,7 +94,7 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<AppKey>, Sq
     .bind(secret::hash(presented))
     .fetch_optional(db.reader())
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// Records that a key was used (called at most about once a minute per key).

@@ -14,7 +14,7 @@ use crate::secret;
 pub const KIND_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const KIND_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Grant {
     pub id: String,
     pub tenant_id: String,
@@ -29,21 +29,6 @@ pub struct Grant {
 }
 
 const GRANT_COLUMNS: &str = "id, tenant_id, client_id, admin_id, kind, scope, created_at, revoked_at, revoked_reason, last_used_at";
-
-fn grant_from_row(row: &sqlx::any::AnyRow) -> Result<Grant, SqlError> {
-    Ok(Grant {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        client_id: row.try_get("client_id")?,
-        admin_id: row.try_get("admin_id")?,
-        kind: row.try_get("kind")?,
-        scope: row.try_get("scope")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        revoked_reason: row.try_get("revoked_reason")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
 
 pub async fn create_grant(
     tx: &mut Tx,
@@ -101,7 +86,7 @@ pub async fn grant_in_tx(tx: &mut Tx, id: &str) -> Result<Option<Grant>, SqlErro
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(grant_from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 pub async fn grant(db: &Db, id: &str) -> Result<Option<Grant>, SqlError> {
@@ -111,7 +96,7 @@ pub async fn grant(db: &Db, id: &str) -> Result<Option<Grant>, SqlError> {
     .bind(id)
     .fetch_optional(db.reader())
     .await?;
-    row.as_ref().map(grant_from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// The client-credentials grant of a client, if one was opened.
@@ -127,7 +112,7 @@ pub async fn client_credentials_grant(
     .bind(KIND_CLIENT_CREDENTIALS)
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(grant_from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Grant>, SqlError> {
@@ -137,7 +122,7 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Grant>, SqlError> {
     .bind(tenant_id)
     .fetch_all(db.reader())
     .await?;
-    rows.iter().map(grant_from_row).collect()
+    rows.iter().map(super::decode).collect()
 }
 
 /// Revokes a grant and every access and refresh token it issued. Returns
@@ -328,7 +313,7 @@ pub async fn issue_access_token(
     Ok(value)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RefreshToken {
     pub id: String,
     pub grant_id: String,
@@ -362,17 +347,6 @@ pub async fn issue_refresh_token(
     Ok((id, value))
 }
 
-fn refresh_from_row(row: &sqlx::any::AnyRow) -> Result<RefreshToken, SqlError> {
-    Ok(RefreshToken {
-        id: row.try_get("id")?,
-        grant_id: row.try_get("grant_id")?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        replaced_by: row.try_get("replaced_by")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
 const REFRESH_COLUMNS: &str = "id, grant_id, expires_at, used_at, replaced_by, revoked_at";
 
 pub async fn refresh_by_value(tx: &mut Tx, value: &str) -> Result<Option<RefreshToken>, SqlError> {
@@ -383,7 +357,7 @@ pub async fn refresh_by_value(tx: &mut Tx, value: &str) -> Result<Option<Refresh
     .bind(secret::hash(value))
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(refresh_from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 pub async fn refresh_by_id(tx: &mut Tx, id: &str) -> Result<Option<RefreshToken>, SqlError> {
@@ -393,7 +367,7 @@ pub async fn refresh_by_id(tx: &mut Tx, id: &str) -> Result<Option<RefreshToken>
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(refresh_from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// Marks a refresh token used and replaced. Returns false when another
@@ -481,7 +455,7 @@ pub async fn refresh_with_grant(
     .fetch_optional(db.reader())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let rt = refresh_from_row(&row)?;
+    let rt: RefreshToken = super::decode(&row)?;
     Ok(grant(db, &rt.grant_id).await?.map(|g| (rt, g)))
 }
 

@@ -8,7 +8,7 @@ use super::sql::Sql;
 use super::{Backend, Db, SqlError};
 
 /// The rules as stored; the value tables are JSON text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredRules {
     pub role_attribute: String,
     pub groups_attribute: String,
@@ -23,25 +23,13 @@ const SELECT_RULES: &str = "SELECT role_attribute, groups_attribute, delimiter, 
         group_values, updated_at, updated_by
      FROM mapping_rules WHERE tenant_id = $1";
 
-fn rules_from(row: &sqlx::any::AnyRow) -> Result<StoredRules, SqlError> {
-    Ok(StoredRules {
-        role_attribute: row.try_get("role_attribute")?,
-        groups_attribute: row.try_get("groups_attribute")?,
-        delimiter: row.try_get("delimiter")?,
-        role_values: row.try_get("role_values")?,
-        group_values: row.try_get("group_values")?,
-        updated_at: row.try_get("updated_at")?,
-        updated_by: row.try_get("updated_by")?,
-    })
-}
-
 /// The tenant's saved rules; None when it never saved any.
 pub async fn rules(db: &Db, tenant_id: &str) -> Result<Option<StoredRules>, SqlError> {
     let row = sqlx::query(SELECT_RULES)
         .bind(tenant_id)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(rules_from).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// How [`rules_locked`] locks the rules row on PostgreSQL (SQLite's single
@@ -74,7 +62,7 @@ pub async fn rules_locked(
         .bind(tenant_id)
         .fetch_optional(&mut **tx)
         .await?;
-    row.as_ref().map(rules_from).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 async fn upsert<'e, E>(

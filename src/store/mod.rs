@@ -119,6 +119,15 @@ impl SqlError {
     }
 }
 
+/// A row as the type it maps to: the store's row types derive
+/// `sqlx::FromRow`, so each is mapped once, by its field names.
+pub(crate) fn decode<T>(row: &sqlx::any::AnyRow) -> Result<T, SqlError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    Ok(T::from_row(row)?)
+}
+
 /// A write transaction. It knows its database's kind, so that the store's
 /// functions taking one lock rows where the engine needs it (PostgreSQL's
 /// `FOR UPDATE`) without their callers knowing which engine it is. It

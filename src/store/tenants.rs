@@ -1,11 +1,10 @@
 //! Tenants: one customer organisation each.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use super::{Db, SqlError, Tx, new_id, now};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Tenant {
     pub id: String,
     pub slug: String,
@@ -34,15 +33,6 @@ pub fn valid_slug(slug: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
-}
-
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, SqlError> {
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        slug: row.try_get("slug")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantError> {
@@ -103,7 +93,7 @@ pub async fn list(db: &Db) -> Result<Vec<Tenant>, SqlError> {
     let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
         .fetch_all(db.reader())
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(super::decode).collect()
 }
 
 pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Tenant>, SqlError> {
@@ -111,7 +101,7 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Tenant>, SqlError> {
         .bind(slug)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Tenant>, SqlError> {
@@ -119,5 +109,5 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Tenant>, SqlError> {
         .bind(id)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }

@@ -14,7 +14,7 @@ pub const KIND_SECRET: &str = "secret";
 /// An OAuth access token (authorization code or client credentials grant).
 pub const KIND_ACCESS: &str = "access";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TokenInfo {
     pub id: String,
     pub tenant_id: String,
@@ -50,20 +50,6 @@ pub struct Authenticated {
 
 const COLUMNS: &str =
     "id, tenant_id, kind, name, hint, created_at, expires_at, revoked_at, last_used_at";
-
-fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo, SqlError> {
-    Ok(TokenInfo {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        kind: row.try_get("kind")?,
-        name: row.try_get("name")?,
-        hint: row.try_get("hint")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
 
 /// Mints a secret token; returns its record and the secret (never stored).
 pub async fn create_secret_token(
@@ -139,7 +125,7 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<TokenInfo>, SqlError> 
     .bind(KIND_SECRET)
     .fetch_all(db.reader())
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(super::decode).collect()
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<TokenInfo>, SqlError> {
@@ -147,7 +133,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<TokenInfo>, SqlError> {
         .bind(id)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// Revokes a token. Returns false when there is no such token; revoking an
