@@ -52,9 +52,8 @@ async fn run(db: Db, settings: Settings) {
 /// Deletes activity entries older than the retention, oldest first, in
 /// small batches with pauses between them; returns how many.
 pub async fn prune_activity(db: &Db, retention_days: u32) -> Result<u64, SqlError> {
-    let cutoff = store::format_time(
-        chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)),
-    );
+    let cutoff =
+        store::format_time(chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)));
     let mut total = 0;
     loop {
         let n = store::activity::prune(db, &cutoff, BATCH).await?;

@@ -778,11 +778,15 @@ async fn activity_past_retention_is_pruned(app: TestApp) {
     .execute(app.db.writer())
     .await
     .unwrap();
-    let pruned = scimgate::housekeeping::prune_activity(&app.db, 90).await.unwrap();
+    let pruned = scimgate::housekeeping::prune_activity(&app.db, 90)
+        .await
+        .unwrap();
     assert_eq!(pruned, 3);
     assert_eq!(count(&app).await, before - 3);
     assert_eq!(
-        scimgate::housekeeping::prune_activity(&app.db, 90).await.unwrap(),
+        scimgate::housekeeping::prune_activity(&app.db, 90)
+            .await
+            .unwrap(),
         0
     );
 }

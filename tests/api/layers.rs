@@ -126,7 +126,9 @@ fn module_graph(src: &Path) -> Vec<(String, Vec<String>)> {
             }
             let mut named: Vec<String> = files
                 .iter()
-                .flat_map(|f| named_modules(&std::fs::read_to_string(f).expect("read a source file")))
+                .flat_map(|f| {
+                    named_modules(&std::fs::read_to_string(f).expect("read a source file"))
+                })
                 .filter(|n| n != module && modules.contains(n))
                 .collect();
             named.sort();
@@ -151,7 +153,8 @@ fn the_architecture_page_shows_the_module_graph_as_it_is() {
         expected.push_str(&format!("{module:<13} → {named}\n"));
     }
     expected.push_str("```");
-    let page = std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+    let page =
+        std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
     let (begin, end) = ("<!-- module-graph:begin -->", "<!-- module-graph:end -->");
     let start = page.find(begin).expect("the graph's begin marker") + begin.len();
     let stop = start + page[start..].find(end).expect("the graph's end marker");

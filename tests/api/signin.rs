@@ -514,7 +514,9 @@ async fn expired_codes_and_counters_are_pruned(app: TestApp) {
     .await
     .unwrap();
     // (The server's own pruner may run meanwhile: what is left is checked.)
-    scimgate::housekeeping::prune_expired(&app.db).await.unwrap();
+    scimgate::housekeeping::prune_expired(&app.db)
+        .await
+        .unwrap();
     assert_eq!(scalar("SELECT COUNT(*) FROM oauth_codes").await, 1);
     let left: Vec<String> = sqlx::query("SELECT key FROM signin_throttle ORDER BY key")
         .fetch_all(app.db.reader())
@@ -524,7 +526,12 @@ async fn expired_codes_and_counters_are_pruned(app: TestApp) {
         .map(|r| r.try_get("key").unwrap())
         .collect();
     assert_eq!(left, ["acct:fresh", "acct:locked"]);
-    assert_eq!(scimgate::housekeeping::prune_expired(&app.db).await.unwrap(), 0);
+    assert_eq!(
+        scimgate::housekeeping::prune_expired(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
     // A counter pruned between an attempt's two statements is a fresh start.
     assert_eq!(
         throttle::attempt(&app.db, "acct:old", throttle::ACCOUNT)
