@@ -16,8 +16,8 @@ use super::view::{
     quirks, redact, resource_href,
 };
 use super::{ConsoleError, render};
+use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::http::session::CurrentAdmin;
 use crate::store::activity::Recorded;
 use crate::store::console::{self, ActivityFilter, LogCursor};
 

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::{ConsoleError, HtmlForm, SignedIn, query_pairs, render, see_other};
+use crate::console::session::{csrf_token, require_csrf, signed_in_admin, signin_url};
 use crate::http::AppState;
-use crate::http::session::{csrf_token, require_csrf, signed_in_admin, signin_url};
 use crate::oauth::authorize::{self, AuthzError, AuthzRequest};
 use crate::store::admins::Admin;
 use crate::store::tenants;

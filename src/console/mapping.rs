@@ -14,8 +14,8 @@ use serde::Deserialize;
 use super::manage::{TenantAdmin, set_notice, take_notice, when};
 use super::nav::{Nav, Section};
 use super::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::session::require_csrf;
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::provision::mapping::{self, Derived, Rules};
 use crate::provision::recompute::{self, DryRun};
 

@@ -2,8 +2,8 @@
 //! `templates/`), and the HTML error type every page handler returns.
 //!
 //! Routing, the session layer and the security headers of these pages are
-//! wired in `crate::http::web`; the signed-in admin and CSRF tokens come from
-//! `crate::http::session`.
+//! wired in [`router()`]; the signed-in admin and CSRF tokens come from
+//! [`session`].
 
 pub mod activity;
 pub mod consent;
@@ -14,6 +14,8 @@ pub mod mapping;
 pub mod nav;
 pub mod overview;
 pub mod resource;
+pub mod router;
+pub mod session;
 pub mod signin;
 pub mod sso;
 pub mod users;
@@ -28,8 +30,10 @@ use serde::de::DeserializeOwned;
 
 use crate::store::SqlError;
 
+pub use router::router;
+
 /// An error shown to a person as an HTML page. The page itself is rendered
-/// by [`crate::http::web`]'s error middleware, which knows the request id;
+/// by the error middleware of [`router()`], which knows the request id;
 /// handlers only say what went wrong.
 #[derive(Debug, Clone)]
 pub struct ConsoleError {

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
+use crate::console::session::{self, SigninCsrf, require_csrf};
 use crate::http::AppState;
-use crate::http::session::{self, SigninCsrf, require_csrf};
-use crate::http::web::ClientIp;
+use crate::http::client::ClientIp;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::admins::{self, Admin};
 use crate::store::throttle::{self, Verdict};

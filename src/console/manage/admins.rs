@@ -12,9 +12,9 @@ use serde::Deserialize;
 use super::connections::SecretPage;
 use super::{TenantAdmin, no_store, not_found, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
+use crate::console::session::{self, require_csrf};
 use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::{self, require_csrf};
 use crate::store::admins::{self, Admin, AdminError, DeleteError};
 
 pub struct AdminRow {

@@ -15,9 +15,9 @@ use super::{
     HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
+use crate::console::session::require_csrf;
 use crate::console::{ConsoleError, HtmlForm, render};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::manage::{self, Caller};
 use crate::store::tokens::{self, KIND_SECRET, TokenInfo};

@@ -16,9 +16,9 @@ use super::{
     when_or,
 };
 use crate::console::nav::{Nav, Section};
+use crate::console::session::require_csrf;
 use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::admins;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::grants::{self, KIND_AUTHORIZATION_CODE};

@@ -34,8 +34,8 @@ use tower_sessions::Session;
 
 use super::nav::{Nav, Section};
 use super::{ConsoleError, SignedIn};
+use crate::console::session::{CurrentAdmin, csrf_token};
 use crate::http::AppState;
-use crate::http::session::{CurrentAdmin, csrf_token};
 use crate::store::activity::Actor;
 use crate::store::admins::Admin;
 use crate::store::tenants::{self, Tenant};

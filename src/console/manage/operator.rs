@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::connections::SecretPage;
 use super::{Operator, no_store, set_notice, take_notice, when, when_or};
 use crate::console::nav::Nav;
+use crate::console::session::require_csrf;
 use crate::console::{ConsoleError, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::admins::{self, AdminError};
 use crate::store::manage::{self, NewTenantError};
 use crate::store::tenants::{self, TenantError};
@@ -62,7 +62,7 @@ async fn load(
     Ok(OperatorPage {
         nav: current.nav(state).await?,
         email: current.admin.email.clone(),
-        csrf: crate::http::session::csrf_token(&current.session).await?,
+        csrf: crate::console::session::csrf_token(&current.session).await?,
         notice: take_notice(&current.session).await?,
         error,
         tenants,

@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use super::{TenantAdmin, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
+use crate::console::session::require_csrf;
 use crate::console::sso::redirect_uri;
 use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::oidc::{self, Provider};
 use crate::store::sso::{self, SaveError, SsoChange};
 

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::no_store;
+use crate::console::session::{self, csrf_token, require_csrf};
 use crate::console::{ConsoleError, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::{self, csrf_token, require_csrf};
 use crate::store::admins::AdminError;
 use crate::store::setup::{self, RedeemError};
 

@@ -11,9 +11,9 @@ use axum::response::Response;
 
 use super::{Operator, set_notice, take_notice, when, when_or};
 use crate::console::nav::{Nav, Section};
+use crate::console::session::require_csrf;
 use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::tenants;
 use crate::store::webhooks::{self as store, Delivery};
 
@@ -142,7 +142,7 @@ pub async fn page(
     let troubled = endpoints.iter().filter(|e| e.health != "ok").count();
     let page = WebhooksPage {
         nav: current.nav_at(&state, Section::Webhooks).await?,
-        csrf: crate::http::session::csrf_token(&current.session).await?,
+        csrf: crate::console::session::csrf_token(&current.session).await?,
         notice: take_notice(&current.session).await?,
         endpoints,
         troubled,

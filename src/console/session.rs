@@ -15,6 +15,8 @@
 //! The forms shown before sign-in store nothing on the server: their CSRF
 //! token travels in a cookie of its own ([`SigninCsrf`]).
 
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,9 @@ use tower_sessions::Session;
 
 use crate::console::{ConsoleError, SignedIn};
 use crate::http::AppState;
+use crate::store::Db;
 use crate::store::admins::{self, Admin};
+use crate::store::sessions::DbSessionStore;
 
 pub const ADMIN_ID: &str = "admin_id";
 pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";
@@ -263,4 +267,21 @@ impl FromRequestParts<AppState> for CurrentAdmin {
             Err(e) => Err(e.into_response()),
         }
     }
+}
+
+/// Deletes expired sessions once an hour (and once at start), until aborted.
+pub fn spawn_session_cleanup(db: Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let store = DbSessionStore::new(db);
+        let mut every = tokio::time::interval(Duration::from_secs(60 * 60));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match store.delete_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deleted = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
+            }
+        }
+    })
 }
