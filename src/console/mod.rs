@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod consent;
+pub mod form;
 pub mod groups;
 pub mod home;
 pub mod manage;
@@ -23,13 +24,12 @@ pub mod view;
 pub mod views;
 
 use askama::Template;
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 
 use crate::store::SqlError;
 
+pub use form::{CsrfForm, CsrfOnly, HtmlForm};
 pub use router::router;
 
 /// An error shown to a person as an HTML page. The page itself is rendered
@@ -136,38 +136,6 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
     pub request_id: &'a str,
     pub signed_in: Option<&'a SignedIn>,
-}
-
-/// The body of a form that carries nothing but its CSRF token (a button
-/// that deletes, revokes, disables…).
-#[derive(Debug, serde::Deserialize)]
-pub struct CsrfOnly {
-    pub csrf: Option<String>,
-}
-
-/// A form body (`application/x-www-form-urlencoded`) whose rejection is an
-/// HTML error page rather than axum's plain-text one.
-pub struct HtmlForm<T>(pub T);
-
-impl<S, T> FromRequest<S> for HtmlForm<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ConsoleError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(HtmlForm(value)),
-            Err(rejection) => Err(ConsoleError::bad_request(
-                "The form could not be read",
-                format!(
-                    "{}. Reload the page and submit the form again.",
-                    rejection.body_text().trim_end_matches('.')
-                ),
-            )),
-        }
-    }
 }
 
 /// Renders a template, mapping a rendering failure to an error page.

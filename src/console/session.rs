@@ -125,8 +125,9 @@ impl SigninCsrf {
 /// A signed-in session is rewritten (extending its expiry) at most this often.
 const TOUCH_EVERY_SECS: i64 = 15 * 60;
 
-fn session_from(parts: &Parts) -> Result<Session, ConsoleError> {
-    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+/// The session the session layer put in a request's extensions.
+pub(super) fn session_from(extensions: &axum::http::Extensions) -> Result<Session, ConsoleError> {
+    extensions.get::<Session>().cloned().ok_or_else(|| {
         ConsoleError::internal("a console route is served without the session layer")
     })
 }
@@ -253,7 +254,7 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let session = session_from(parts).map_err(IntoResponse::into_response)?;
+        let session = session_from(&parts.extensions).map_err(IntoResponse::into_response)?;
         match signed_in_admin(state, &session).await {
             Ok(Some(admin)) => Ok(CurrentAdmin { admin, session }),
             Ok(None) => {

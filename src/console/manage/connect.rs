@@ -15,8 +15,7 @@ use super::{
     HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
-use crate::console::session::require_csrf;
-use crate::console::{ConsoleError, HtmlForm, render};
+use crate::console::{ConsoleError, CsrfForm, render};
 use crate::http::AppState;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::manage::{self, Caller};
@@ -231,7 +230,6 @@ fn shown_token(token: TokenInfo, secret: Option<String>) -> TokenShown {
 
 #[derive(Debug, Deserialize)]
 pub struct CreateForm {
-    csrf: Option<String>,
     name: Option<String>,
     expires_in_days: Option<String>,
 }
@@ -241,9 +239,8 @@ pub struct CreateForm {
 pub async fn create_client(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<CreateForm>,
+    CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let mut page = ConnectPage::new(&state, &current).await?;
     let name = match parse_name(form.name.as_deref(), "connection") {
         Ok(n) => n,
@@ -279,9 +276,8 @@ pub async fn create_client(
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<CreateForm>,
+    CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let mut page = ConnectPage::new(&state, &current).await?;
     let parsed = parse_name(form.name.as_deref(), "token")
         .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));

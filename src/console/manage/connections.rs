@@ -16,8 +16,7 @@ use super::{
     when_or,
 };
 use crate::console::nav::{Nav, Section};
-use crate::console::session::require_csrf;
-use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
 use crate::store::admins;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
@@ -213,7 +212,6 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct ClientForm {
-    csrf: Option<String>,
     name: Option<String>,
     redirect_uris: Option<String>,
 }
@@ -244,9 +242,8 @@ fn parse_uris(raw: &str) -> Result<Vec<String>, String> {
 pub async fn create_client(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<ClientForm>,
+    CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let raw_uris = form.redirect_uris.clone().unwrap_or_default();
     let parsed = parse_name(form.name.as_deref(), "client")
         .and_then(|n| parse_uris(&raw_uris).map(|u| (n, u)));
@@ -309,9 +306,8 @@ pub async fn add_secret(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let client = tenant_client(&state, &current, &id).await?;
     if client.revoked_at.is_some() {
         return Err(ConsoleError::new(
@@ -344,9 +340,8 @@ pub async fn revoke_secret(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path((id, secret_id)): Path<(String, String)>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let client = tenant_client(&state, &current, &id).await?;
     let secrets = clients::secrets(state.db(), &client.id).await?;
     let Some(secret) = secrets.iter().find(|s| s.id == secret_id) else {
@@ -377,9 +372,8 @@ pub async fn revoke_grant(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let grant = match grants::grant(state.db(), &id).await? {
         Some(g) if g.tenant_id == current.tenant.id => g,
         _ => return Err(not_found("connection")),
@@ -397,7 +391,6 @@ pub async fn revoke_grant(
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    csrf: Option<String>,
     name: Option<String>,
     expires_in_days: Option<String>,
 }
@@ -406,9 +399,8 @@ pub struct TokenForm {
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<TokenForm>,
+    CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let parsed = parse_name(form.name.as_deref(), "token")
         .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
     let (name, days) = match parsed {
@@ -454,9 +446,8 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let token = match tokens::by_id(state.db(), &id).await? {
         Some(t) if t.tenant_id == current.tenant.id && t.kind == KIND_SECRET => t,
         _ => return Err(not_found("secret token")),
