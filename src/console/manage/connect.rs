@@ -12,7 +12,8 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::{
-    HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when, when_or,
+    HTMX_CONFIG, TenantAdmin, create_secret_token, htmx_href, no_store, not_found, parse_name,
+    when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, render};
@@ -279,9 +280,14 @@ pub async fn create_token(
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<Response, ConsoleError> {
     let mut page = ConnectPage::new(&state, &current).await?;
-    let parsed = parse_name(form.name.as_deref(), "token")
-        .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
-    let (name, days) = match parsed {
+    let created = create_secret_token(
+        &state,
+        &current,
+        form.name.as_deref(),
+        form.expires_in_days.as_deref(),
+    )
+    .await?;
+    let (info, secret) = match created {
         Ok(v) => v,
         Err(e) => {
             page.error = Some(e);
@@ -290,15 +296,6 @@ pub async fn create_token(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let (info, secret) = tokens::create_secret_token(
-        state.db(),
-        &current.tenant.id,
-        &name,
-        days,
-        &current.actor(),
-    )
-    .await?;
-    tracing::info!(token = %info.id, admin = %current.admin.id, "secret token created in the console");
     page.status = Some(token_status(&state, &current, &info).await?);
     page.existing = existing(&state, &current.tenant.id).await?;
     page.token = Some(shown_token(info, Some(secret)));

@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{
-    TenantAdmin, no_store, not_found, parse_days, parse_name, set_notice, take_notice, when,
-    when_or,
+    TenantAdmin, create_secret_token, no_store, not_found, parse_name, set_notice, take_notice,
+    when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
@@ -401,9 +401,14 @@ pub async fn create_token(
     current: TenantAdmin,
     CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Result<Response, ConsoleError> {
-    let parsed = parse_name(form.name.as_deref(), "token")
-        .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
-    let (name, days) = match parsed {
+    let created = create_secret_token(
+        &state,
+        &current,
+        form.name.as_deref(),
+        form.expires_in_days.as_deref(),
+    )
+    .await?;
+    let (info, secret) = match created {
         Ok(v) => v,
         Err(e) => {
             let mut page = load(&state, &current, Some(e)).await?;
@@ -412,18 +417,9 @@ pub async fn create_token(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let (info, secret) = tokens::create_secret_token(
-        state.db(),
-        &current.tenant.id,
-        &name,
-        days,
-        &current.actor(),
-    )
-    .await?;
-    tracing::info!(token = %info.id, admin = %current.admin.id, "secret token created in the console");
     let page = SecretPage {
         nav: current.nav(&state, Section::Connections).await?,
-        title: format!("Secret token {name} created"),
+        title: format!("Secret token {} created", info.name),
         lead: "Copy the token now: it is shown only this once. Paste it into Entra's Secret Token field.".to_string(),
         details: vec![
             ("Tenant URL".to_string(), state.scim_base()),
