@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, tenant_of};
-use super::view::{
+use super::present::{
     ChangeView, Pager, QuirkView, When, actor_text, changes, failure_reason, ignored, query_string,
     quirks, redact, resource_href,
 };

@@ -14,14 +14,14 @@ pub mod manage;
 pub mod mapping;
 pub mod nav;
 pub mod overview;
+pub mod present;
+pub mod read_pages;
 pub mod resource;
 pub mod router;
 pub mod session;
 pub mod signin;
 pub mod sso;
 pub mod users;
-pub mod view;
-pub mod views;
 
 use askama::Template;
 use axum::http::StatusCode;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Timelike as _, Utc};
 
 use super::activity::LogRow;
 use super::nav::{Nav, Section, tenant_of};
-use super::view::{When, thousands};
+use super::present::{When, thousands};
 use super::{ConsoleError, render};
 use crate::console::session::CurrentAdmin;
 use crate::http::AppState;

@@ -80,7 +80,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(console::consent::show).post(console::consent::decide),
         )
         .merge(console::manage::router())
-        .merge(console::views::router())
+        .merge(console::read_pages::router())
         .merge(console::mapping::router())
         .layer(sessions)
         .route("/static/style.css", get(stylesheet))
