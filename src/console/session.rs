@@ -1,5 +1,5 @@
-//! The console's browser session: who is signed in, and the CSRF token
-//! every form carries.
+//! The console's browser session: who is signed in, the CSRF token every
+//! form carries, and the hourly deletion of expired sessions.
 //!
 //! Session keys:
 //! - [`ADMIN_ID`]: the signed-in account's id;
