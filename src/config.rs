@@ -40,7 +40,7 @@ pub struct Config {
     /// How long a write waits for the database before it is answered 503.
     pub write_wait: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names the client (see
-    /// [`crate::http::web::client_address`]); none by default.
+    /// [`crate::http::client::client_address`]); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Whether tenants' single sign-on providers may be on internal
     /// addresses (see [`crate::oidc::Reach`]); off by default.

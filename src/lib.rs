@@ -7,9 +7,10 @@
 //! (the database), `provision`, `oauth`, `events`, `webhooks` and
 //! `housekeeping` (what the service does), `http` (routers, extractors,
 //! the SCIM and OAuth faces, the product's API) and `console` (the admin
-//! pages); `docs/architecture.md` draws the graph. `cli`, `config`,
-//! `metrics` and the tools that drive a running server over HTTP (`sim`,
-//! the provisioning simulator; `bench`, the benchmarks) sit beside them.
+//! pages, their router and browser session); `docs/architecture.md` draws
+//! the graph. `cli`, `config`, `metrics` and the tools that drive a running
+//! server over HTTP (`sim`, the provisioning simulator; `bench`, the
+//! benchmarks) sit beside them.
 //!
 //! [`Server::bind`] builds the whole service from a [`config::Config`]; it
 //! binds its listener first (port 0 allowed) so callers know the real address
@@ -143,11 +144,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = http::router(self.state.clone());
+        let router = http::router(self.state.clone(), console::router(&self.state));
         // Path normalisation must run before routing, so it wraps the router.
         let app = tower::util::MapRequestLayer::new(http::scim::normalize_path).layer(router);
         let db = self.state.db().clone();
-        let cleanup = http::web::spawn_session_cleanup(db.clone());
+        let cleanup = console::session::spawn_session_cleanup(db.clone());
         let forget = {
             let state = self.state.clone();
             tokio::spawn(async move {

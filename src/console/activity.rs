@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, tenant_of};
-use super::view::{
+use super::present::{
     ChangeView, Pager, QuirkView, When, actor_text, changes, failure_reason, ignored, query_string,
     quirks, redact, resource_href,
 };
 use super::{ConsoleError, render};
+use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::http::session::CurrentAdmin;
 use crate::store::activity::Recorded;
 use crate::store::console::{self, ActivityFilter, LogCursor};
 

@@ -18,9 +18,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::{ConsoleError, HtmlForm, SignedIn, query_pairs, render, see_other};
+use super::{ConsoleError, CsrfForm, SignedIn, query_pairs, render, see_other};
+use crate::console::session::{csrf_token, signed_in_admin, signin_url};
 use crate::http::AppState;
-use crate::http::session::{csrf_token, require_csrf, signed_in_admin, signin_url};
 use crate::oauth::authorize::{self, AuthzError, AuthzRequest};
 use crate::store::admins::Admin;
 use crate::store::tenants;
@@ -197,7 +197,6 @@ pub async fn show(
 
 #[derive(Debug, Deserialize)]
 pub struct DecisionForm {
-    csrf: Option<String>,
     request: Option<String>,
     decision: Option<String>,
 }
@@ -218,9 +217,8 @@ fn expired() -> ConsoleError {
 pub async fn decide(
     State(state): State<AppState>,
     session: Session,
-    HtmlForm(form): HtmlForm<DecisionForm>,
+    CsrfForm(form): CsrfForm<DecisionForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&session, form.csrf.as_deref()).await?;
     let decision = match form.decision.as_deref() {
         Some("approve") => Decision::Approve,
         Some("deny") => Decision::Deny,

@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::ConsoleError;
+use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::http::session::CurrentAdmin;
 
 /// `GET /`
 pub async fn home(

@@ -13,9 +13,8 @@ use serde::Deserialize;
 
 use super::manage::{TenantAdmin, set_notice, take_notice, when};
 use super::nav::{Nav, Section};
-use super::{ConsoleError, HtmlForm, render, see_other};
+use super::{ConsoleError, CsrfForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::provision::mapping::{self, Derived, Rules};
 use crate::provision::recompute::{self, DryRun};
 
@@ -114,7 +113,6 @@ impl From<DryRun> for DryRunView {
 /// The form's fields as typed (kept on errors and after a dry run).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MappingForm {
-    pub csrf: Option<String>,
     #[serde(default)]
     pub role_attribute: String,
     #[serde(default)]
@@ -132,7 +130,6 @@ pub struct MappingForm {
 impl MappingForm {
     fn of(rules: &Rules) -> MappingForm {
         MappingForm {
-            csrf: None,
             role_attribute: rules.role_attribute.clone(),
             groups_attribute: rules.groups_attribute.clone(),
             delimiter: rules.delimiter.clone(),
@@ -246,9 +243,8 @@ pub async fn page(
 pub async fn submit(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<MappingForm>,
+    CsrfForm(form): CsrfForm<MappingForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let save = form.action.as_deref() == Some("save");
     let rules = match form.rules() {
         Ok(r) => r,

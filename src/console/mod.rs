@@ -2,34 +2,38 @@
 //! `templates/`), and the HTML error type every page handler returns.
 //!
 //! Routing, the session layer and the security headers of these pages are
-//! wired in `crate::http::web`; the signed-in admin and CSRF tokens come from
-//! `crate::http::session`.
+//! wired in [`router()`]; the signed-in admin and CSRF tokens come from
+//! [`session`].
 
 pub mod activity;
 pub mod consent;
+pub mod form;
 pub mod groups;
 pub mod home;
 pub mod manage;
 pub mod mapping;
 pub mod nav;
 pub mod overview;
+pub mod present;
+pub mod read_pages;
 pub mod resource;
+pub mod router;
+pub mod session;
 pub mod signin;
 pub mod sso;
 pub mod users;
-pub mod view;
-pub mod views;
 
 use askama::Template;
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 
 use crate::store::SqlError;
 
+pub use form::{CsrfForm, CsrfOnly, HtmlForm};
+pub use router::router;
+
 /// An error shown to a person as an HTML page. The page itself is rendered
-/// by [`crate::http::web`]'s error middleware, which knows the request id;
+/// by the error middleware of [`router()`], which knows the request id;
 /// handlers only say what went wrong.
 #[derive(Debug, Clone)]
 pub struct ConsoleError {
@@ -132,38 +136,6 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
     pub request_id: &'a str,
     pub signed_in: Option<&'a SignedIn>,
-}
-
-/// The body of a form that carries nothing but its CSRF token (a button
-/// that deletes, revokes, disables…).
-#[derive(Debug, serde::Deserialize)]
-pub struct CsrfOnly {
-    pub csrf: Option<String>,
-}
-
-/// A form body (`application/x-www-form-urlencoded`) whose rejection is an
-/// HTML error page rather than axum's plain-text one.
-pub struct HtmlForm<T>(pub T);
-
-impl<S, T> FromRequest<S> for HtmlForm<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ConsoleError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(HtmlForm(value)),
-            Err(rejection) => Err(ConsoleError::bad_request(
-                "The form could not be read",
-                format!(
-                    "{}. Reload the page and submit the form again.",
-                    rejection.body_text().trim_end_matches('.')
-                ),
-            )),
-        }
-    }
 }
 
 /// Renders a template, mapping a rendering failure to an error page.

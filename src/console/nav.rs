@@ -6,8 +6,8 @@
 //! by [`Nav::build`].
 
 use crate::console::ConsoleError;
+use crate::console::session::{CurrentAdmin, csrf_token};
 use crate::http::AppState;
-use crate::http::session::{CurrentAdmin, csrf_token};
 use crate::store::tenants;
 
 /// The console's sections.

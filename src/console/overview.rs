@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, Timelike as _, Utc};
 
 use super::activity::LogRow;
 use super::nav::{Nav, Section, tenant_of};
-use super::view::{When, thousands};
+use super::present::{When, thousands};
 use super::{ConsoleError, render};
+use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::http::session::CurrentAdmin;
 use crate::store::{admins, clients, console, format_time, grants, resources, tenants, tokens};
 
 /// Entra quarantines a provisioning job when more than 40% of its requests

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::ConsoleError;
 use super::activity::LogRow;
-use super::view::value_text;
+use super::present::value_text;
 use crate::http::AppState;
 use crate::store::console::{self, ActivityFilter, LogCursor};
 

@@ -14,10 +14,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
+use super::{
+    ConsoleError, CsrfForm, CsrfOnly, HtmlForm, query_pairs, render, safe_next, see_other,
+};
+use crate::console::session::{self, SigninCsrf};
 use crate::http::AppState;
-use crate::http::session::{self, SigninCsrf, require_csrf};
-use crate::http::web::ClientIp;
+use crate::http::client::ClientIp;
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::admins::{self, Admin};
 use crate::store::throttle::{self, Verdict};
@@ -231,17 +233,8 @@ pub async fn complete(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SignOutForm {
-    csrf: Option<String>,
-}
-
 /// `POST /signout`
-pub async fn sign_out(
-    session: Session,
-    HtmlForm(form): HtmlForm<SignOutForm>,
-) -> Result<Response, ConsoleError> {
-    require_csrf(&session, form.csrf.as_deref()).await?;
+pub async fn sign_out(session: Session, _: CsrfForm<CsrfOnly>) -> Result<Response, ConsoleError> {
     session::sign_out(&session).await?;
     Ok(see_other(crate::paths::SIGNIN_PATH))
 }

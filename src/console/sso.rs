@@ -23,9 +23,9 @@ use tower_sessions::Session;
 
 use super::signin::{SignInPage, complete, request_id};
 use super::{ConsoleError, HtmlForm, query_pairs, render, safe_next, see_other};
+use crate::console::session::SigninCsrf;
 use crate::http::AppState;
-use crate::http::session::SigninCsrf;
-use crate::http::web::ClientIp;
+use crate::http::client::ClientIp;
 use crate::oidc::{self, Flow, OidcError, Provider};
 use crate::store::activity::{self, Actor, Entry};
 use crate::store::admins::{self, Admin};

@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::activity::{LogRow, not_found};
 use super::nav::{Nav, Section, tenant_of};
+use super::present::{Pager, When, cursor_from, encode_cursor, query_string, redact, thousands};
 use super::resource::{AttrSection, sections, timeline};
-use super::view::{Pager, When, cursor_from, encode_cursor, query_string, redact, thousands};
 use super::{ConsoleError, render};
+use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::http::session::CurrentAdmin;
 use crate::provision::mapping::{self, Derived};
 use crate::provision::recompute;
 use crate::store::console::{self, Cursor, UserFilter, UserRow, UserSort};

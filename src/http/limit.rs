@@ -131,7 +131,7 @@ fn anonymous(method: &Method, path: &str) -> bool {
 /// Limits the anonymous endpoints per client address.
 pub async fn per_client(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if anonymous(req.method(), req.uri().path())
-        && let Some(ip) = super::web::client_address(
+        && let Some(ip) = super::client::client_address(
             req.headers(),
             req.extensions()
                 .get::<ConnectInfo<SocketAddr>>()

@@ -4,13 +4,12 @@
 pub mod api;
 pub mod audit;
 pub mod basics;
+pub mod client;
 pub mod limit;
 pub mod listen;
 pub mod oauth;
 pub mod observe;
 pub mod scim;
-pub mod session;
-pub mod web;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -202,9 +201,12 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::res
 }
 
 /// The complete application: every surface's router, merged once, with the
-/// layers every response gets. Path normalisation wraps it from outside (see
+/// layers every response gets. `browser` is the router of the pages people
+/// open in a browser (the console's, which bring their own session layer);
+/// it comes from the layer above, since nothing here names it. Path
+/// normalisation wraps the result from outside (see
 /// [`scim::normalize_path`]) because it must run before routing.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, browser: Router<AppState>) -> Router {
     // Behind https, browsers are told to use nothing else (RFC 6797).
     let hsts = state.public_url().starts_with("https://").then(|| {
         tower_http::set_header::SetResponseHeaderLayer::if_not_present(
@@ -221,7 +223,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(oauth::router())
         .merge(api::router())
-        .merge(web::router(&state))
+        .merge(browser)
         // Load balancers probe these on the service's own port; `/metrics`
         // is served only by the management listener.
         .route(

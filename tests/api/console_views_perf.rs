@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use scimgate::console::view::encode_cursor;
+use scimgate::console::present::encode_cursor;
 use serde_json::json;
 use sqlx::Row as _;
 

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use super::connections::SecretPage;
 use super::{TenantAdmin, no_store, not_found, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
+use crate::console::session;
+use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
-use crate::http::session::{self, require_csrf};
 use crate::store::admins::{self, Admin, AdminError, DeleteError};
 
 pub struct AdminRow {
@@ -78,7 +78,6 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct AddForm {
-    csrf: Option<String>,
     email: Option<String>,
     password: Option<String>,
 }
@@ -87,9 +86,8 @@ pub struct AddForm {
 pub async fn add(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<AddForm>,
+    CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let email = form.email.unwrap_or_default().trim().to_string();
     let typed = form.password.filter(|p| !p.is_empty());
     let again = |error: String| async {
@@ -201,9 +199,8 @@ pub async fn remove(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let target = tenant_admin(&state, &current, &id).await?;
     match admins::delete(state.db(), &target, &current.actor()).await {
         Ok(()) => {}
@@ -238,9 +235,8 @@ pub async fn reset_password(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let target = tenant_admin(&state, &current, &id).await?;
     let password = crate::password::generate();
     let hash = crate::password::hash(password.clone())

@@ -12,12 +12,12 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::{
-    HTMX_CONFIG, TenantAdmin, htmx_href, no_store, not_found, parse_days, parse_name, when, when_or,
+    HTMX_CONFIG, TenantAdmin, create_secret_token, htmx_href, no_store, not_found, parse_name,
+    when, when_or,
 };
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, HtmlForm, render};
+use crate::console::{ConsoleError, CsrfForm, render};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::manage::{self, Caller};
 use crate::store::tokens::{self, KIND_SECRET, TokenInfo};
@@ -231,7 +231,6 @@ fn shown_token(token: TokenInfo, secret: Option<String>) -> TokenShown {
 
 #[derive(Debug, Deserialize)]
 pub struct CreateForm {
-    csrf: Option<String>,
     name: Option<String>,
     expires_in_days: Option<String>,
 }
@@ -241,9 +240,8 @@ pub struct CreateForm {
 pub async fn create_client(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<CreateForm>,
+    CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let mut page = ConnectPage::new(&state, &current).await?;
     let name = match parse_name(form.name.as_deref(), "connection") {
         Ok(n) => n,
@@ -279,13 +277,17 @@ pub async fn create_client(
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<CreateForm>,
+    CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let mut page = ConnectPage::new(&state, &current).await?;
-    let parsed = parse_name(form.name.as_deref(), "token")
-        .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
-    let (name, days) = match parsed {
+    let created = create_secret_token(
+        &state,
+        &current,
+        form.name.as_deref(),
+        form.expires_in_days.as_deref(),
+    )
+    .await?;
+    let (info, secret) = match created {
         Ok(v) => v,
         Err(e) => {
             page.error = Some(e);
@@ -294,15 +296,6 @@ pub async fn create_token(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let (info, secret) = tokens::create_secret_token(
-        state.db(),
-        &current.tenant.id,
-        &name,
-        days,
-        &current.actor(),
-    )
-    .await?;
-    tracing::info!(token = %info.id, admin = %current.admin.id, "secret token created in the console");
     page.status = Some(token_status(&state, &current, &info).await?);
     page.existing = existing(&state, &current.tenant.id).await?;
     page.token = Some(shown_token(info, Some(secret)));

@@ -12,13 +12,12 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{
-    TenantAdmin, no_store, not_found, parse_days, parse_name, set_notice, take_notice, when,
-    when_or,
+    TenantAdmin, create_secret_token, no_store, not_found, parse_name, set_notice, take_notice,
+    when, when_or,
 };
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::admins;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::grants::{self, KIND_AUTHORIZATION_CODE};
@@ -213,7 +212,6 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct ClientForm {
-    csrf: Option<String>,
     name: Option<String>,
     redirect_uris: Option<String>,
 }
@@ -244,9 +242,8 @@ fn parse_uris(raw: &str) -> Result<Vec<String>, String> {
 pub async fn create_client(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<ClientForm>,
+    CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let raw_uris = form.redirect_uris.clone().unwrap_or_default();
     let parsed = parse_name(form.name.as_deref(), "client")
         .and_then(|n| parse_uris(&raw_uris).map(|u| (n, u)));
@@ -309,9 +306,8 @@ pub async fn add_secret(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let client = tenant_client(&state, &current, &id).await?;
     if client.revoked_at.is_some() {
         return Err(ConsoleError::new(
@@ -344,9 +340,8 @@ pub async fn revoke_secret(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path((id, secret_id)): Path<(String, String)>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let client = tenant_client(&state, &current, &id).await?;
     let secrets = clients::secrets(state.db(), &client.id).await?;
     let Some(secret) = secrets.iter().find(|s| s.id == secret_id) else {
@@ -377,9 +372,8 @@ pub async fn revoke_grant(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let grant = match grants::grant(state.db(), &id).await? {
         Some(g) if g.tenant_id == current.tenant.id => g,
         _ => return Err(not_found("connection")),
@@ -397,7 +391,6 @@ pub async fn revoke_grant(
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    csrf: Option<String>,
     name: Option<String>,
     expires_in_days: Option<String>,
 }
@@ -406,12 +399,16 @@ pub struct TokenForm {
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<TokenForm>,
+    CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
-    let parsed = parse_name(form.name.as_deref(), "token")
-        .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
-    let (name, days) = match parsed {
+    let created = create_secret_token(
+        &state,
+        &current,
+        form.name.as_deref(),
+        form.expires_in_days.as_deref(),
+    )
+    .await?;
+    let (info, secret) = match created {
         Ok(v) => v,
         Err(e) => {
             let mut page = load(&state, &current, Some(e)).await?;
@@ -420,18 +417,9 @@ pub async fn create_token(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let (info, secret) = tokens::create_secret_token(
-        state.db(),
-        &current.tenant.id,
-        &name,
-        days,
-        &current.actor(),
-    )
-    .await?;
-    tracing::info!(token = %info.id, admin = %current.admin.id, "secret token created in the console");
     let page = SecretPage {
         nav: current.nav(&state, Section::Connections).await?,
-        title: format!("Secret token {name} created"),
+        title: format!("Secret token {} created", info.name),
         lead: "Copy the token now: it is shown only this once. Paste it into Entra's Secret Token field.".to_string(),
         details: vec![
             ("Tenant URL".to_string(), state.scim_base()),
@@ -454,9 +442,8 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     current: TenantAdmin,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let token = match tokens::by_id(state.db(), &id).await? {
         Some(t) if t.tenant_id == current.tenant.id && t.kind == KIND_SECRET => t,
         _ => return Err(not_found("secret token")),

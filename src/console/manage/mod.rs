@@ -34,11 +34,12 @@ use tower_sessions::Session;
 
 use super::nav::{Nav, Section};
 use super::{ConsoleError, SignedIn};
+use crate::console::session::{CurrentAdmin, csrf_token};
 use crate::http::AppState;
-use crate::http::session::{CurrentAdmin, csrf_token};
 use crate::store::activity::Actor;
 use crate::store::admins::Admin;
 use crate::store::tenants::{self, Tenant};
+use crate::store::tokens::{self, TokenInfo};
 
 /// The routes of these pages; merged inside the console's session layer.
 pub fn router() -> Router<AppState> {
@@ -340,6 +341,33 @@ pub fn parse_name(raw: Option<&str>, what: &str) -> Result<String, String> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// Creates the secret token a form asks for, from its typed name and
+/// expiry in days: the token's record and the token itself (shown once),
+/// or, when the form is not valid, the message the page shows beside it.
+pub async fn create_secret_token(
+    state: &AppState,
+    current: &TenantAdmin,
+    name: Option<&str>,
+    expires_in_days: Option<&str>,
+) -> Result<Result<(TokenInfo, String), String>, ConsoleError> {
+    let parsed =
+        parse_name(name, "token").and_then(|n| parse_days(expires_in_days).map(|d| (n, d)));
+    let (name, days) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (info, secret) = tokens::create_secret_token(
+        state.db(),
+        &current.tenant.id,
+        &name,
+        days,
+        &current.actor(),
+    )
+    .await?;
+    tracing::info!(token = %info.id, admin = %current.admin.id, "secret token created in the console");
+    Ok(Ok((info, secret)))
 }
 
 #[cfg(test)]

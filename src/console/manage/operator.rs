@@ -11,9 +11,8 @@ use serde::Deserialize;
 use super::connections::SecretPage;
 use super::{Operator, no_store, set_notice, take_notice, when, when_or};
 use crate::console::nav::Nav;
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::admins::{self, AdminError};
 use crate::store::manage::{self, NewTenantError};
 use crate::store::tenants::{self, TenantError};
@@ -62,7 +61,7 @@ async fn load(
     Ok(OperatorPage {
         nav: current.nav(state).await?,
         email: current.admin.email.clone(),
-        csrf: crate::http::session::csrf_token(&current.session).await?,
+        csrf: crate::console::session::csrf_token(&current.session).await?,
         notice: take_notice(&current.session).await?,
         error,
         tenants,
@@ -80,7 +79,6 @@ pub async fn home(state: &AppState, current: Operator) -> Result<Response, Conso
 
 #[derive(Debug, Deserialize)]
 pub struct TenantForm {
-    csrf: Option<String>,
     slug: Option<String>,
     name: Option<String>,
     admin_email: Option<String>,
@@ -91,9 +89,8 @@ pub struct TenantForm {
 pub async fn create_tenant(
     State(state): State<AppState>,
     current: Operator,
-    HtmlForm(form): HtmlForm<TenantForm>,
+    CsrfForm(form): CsrfForm<TenantForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let slug = form.slug.unwrap_or_default().trim().to_lowercase();
     let name = form.name.unwrap_or_default().trim().to_string();
     let email = form.admin_email.unwrap_or_default().trim().to_string();

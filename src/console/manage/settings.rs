@@ -14,9 +14,8 @@ use serde::Deserialize;
 use super::{TenantAdmin, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
 use crate::console::sso::redirect_uri;
-use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::oidc::{self, Provider};
 use crate::store::sso::{self, SaveError, SsoChange};
 
@@ -83,7 +82,6 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct SsoForm {
-    csrf: Option<String>,
     issuer: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -113,9 +111,8 @@ fn parse_credential(raw: &str, what: &str, max: usize) -> Result<String, String>
 pub async fn save(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<SsoForm>,
+    CsrfForm(form): CsrfForm<SsoForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let issuer_raw = form.issuer.unwrap_or_default();
     let client_id_raw = form.client_id.unwrap_or_default();
     let enabled = form.enabled.is_some();
@@ -200,9 +197,8 @@ pub async fn save(
 pub async fn remove(
     State(state): State<AppState>,
     current: TenantAdmin,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let removed = sso::remove(state.db(), &current.tenant.id, &current.actor()).await?;
     set_notice(
         &current.session,

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::no_store;
-use crate::console::{ConsoleError, HtmlForm, render, see_other};
+use crate::console::session::{self, csrf_token};
+use crate::console::{ConsoleError, CsrfForm, render, see_other};
 use crate::http::AppState;
-use crate::http::session::{self, csrf_token, require_csrf};
 use crate::store::admins::AdminError;
 use crate::store::setup::{self, RedeemError};
 
@@ -61,7 +61,6 @@ pub async fn form(
 
 #[derive(Debug, Deserialize)]
 pub struct SetupForm {
-    csrf: Option<String>,
     token: Option<String>,
     email: Option<String>,
     password: Option<String>,
@@ -73,9 +72,8 @@ pub struct SetupForm {
 pub async fn submit(
     State(state): State<AppState>,
     session: Session,
-    HtmlForm(form): HtmlForm<SetupForm>,
+    CsrfForm(form): CsrfForm<SetupForm>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&session, form.csrf.as_deref()).await?;
     let token = form.token.unwrap_or_default();
     if !setup::is_live(state.db(), &token).await? {
         return Err(dead());

@@ -11,9 +11,8 @@ use axum::response::Response;
 
 use super::{Operator, set_notice, take_notice, when, when_or};
 use crate::console::nav::{Nav, Section};
-use crate::console::{ConsoleError, CsrfOnly, HtmlForm, render, see_other};
+use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
-use crate::http::session::require_csrf;
 use crate::store::tenants;
 use crate::store::webhooks::{self as store, Delivery};
 
@@ -142,7 +141,7 @@ pub async fn page(
     let troubled = endpoints.iter().filter(|e| e.health != "ok").count();
     let page = WebhooksPage {
         nav: current.nav_at(&state, Section::Webhooks).await?,
-        csrf: crate::http::session::csrf_token(&current.session).await?,
+        csrf: crate::console::session::csrf_token(&current.session).await?,
         notice: take_notice(&current.session).await?,
         endpoints,
         troubled,
@@ -174,9 +173,8 @@ pub async fn test(
     State(state): State<AppState>,
     current: Operator,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let hook = endpoint(&state, &id).await?;
     let d = crate::webhooks::send_test(state.db(), &hook, &state.config().webhooks).await?;
     set_notice(
@@ -192,9 +190,8 @@ pub async fn enable(
     State(state): State<AppState>,
     current: Operator,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let hook = endpoint(&state, &id).await?;
     store::enable(state.db(), &hook.id).await?;
     tracing::info!(webhook = %hook.id, operator = %current.admin.id, "webhook enabled in the console");
@@ -214,9 +211,8 @@ pub async fn redeliver(
     State(state): State<AppState>,
     current: Operator,
     Path(id): Path<String>,
-    HtmlForm(form): HtmlForm<CsrfOnly>,
+    _: CsrfForm<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    require_csrf(&current.session, form.csrf.as_deref()).await?;
     let earlier = store::delivery(state.db(), &id).await?.ok_or_else(|| {
         ConsoleError::new(
             StatusCode::NOT_FOUND,

@@ -1,6 +1,6 @@
 //! The routes of the tenant's read pages: overview (served at `/` by
 //! `home`), users, groups and activity. Merged inside the console's session
-//! layer by `crate::http::web`.
+//! layer by `crate::console::router`.
 
 use axum::Router;
 use axum::routing::get;

@@ -1,10 +1,10 @@
 //! The browser-facing routes (sign-in, consent, console pages) and the
 //! layers only they get: the session cookie, the content security policy and
-//! HTML error pages. The SCIM and OAuth token endpoints are outside this
-//! router, so a session cookie is never a credential there.
+//! HTML error pages. [`crate::http::router`] merges this router beside the
+//! SCIM and OAuth token endpoints, which stay outside it, so a session
+//! cookie is never a credential there.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -18,11 +18,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::console::session::INACTIVITY;
 use crate::console::{self, ConsoleError, ErrorPage};
 use crate::http::AppState;
-use crate::http::session::INACTIVITY;
 use crate::paths;
-use crate::store::Db;
 use crate::store::sessions::DbSessionStore;
 
 /// Name of the console's session cookie.
@@ -81,7 +80,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(console::consent::show).post(console::consent::decide),
         )
         .merge(console::manage::router())
-        .merge(console::views::router())
+        .merge(console::read_pages::router())
         .merge(console::mapping::router())
         .layer(sessions)
         .route("/static/style.css", get(stylesheet))
@@ -151,77 +150,4 @@ fn generic(status: StatusCode) -> ConsoleError {
             "The request could not be handled. Go back and try again.",
         ),
     }
-}
-
-/// The client's IP address as the socket saw it; "unknown" when the service
-/// is driven without connection info (a `oneshot` test of the router).
-/// Behind a proxy this is the proxy's address.
-pub struct ClientIp(pub String);
-
-impl axum::extract::FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0);
-        Ok(ClientIp(
-            client_address(&parts.headers, peer, &state.config().trusted_proxies)
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "unknown".to_string()),
-        ))
-    }
-}
-
-/// The client's address: the socket's peer, unless the peer is one of the
-/// trusted proxies; then the right-most `X-Forwarded-For` address that is
-/// not itself a trusted proxy (the left-most entries are whatever the
-/// client chose to send, so they are never believed).
-pub fn client_address(
-    headers: &axum::http::HeaderMap,
-    peer: Option<std::net::SocketAddr>,
-    trusted: &[ipnet::IpNet],
-) -> Option<std::net::IpAddr> {
-    let peer = peer?.ip();
-    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    for entry in forwarded.iter().rev() {
-        match entry.parse::<std::net::IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return Some(ip),
-            // Garbage where an address should be: stop believing the header.
-            Err(_) => break,
-        }
-    }
-    Some(peer)
-}
-
-/// Deletes expired sessions once an hour (and once at start), until aborted.
-pub fn spawn_session_cleanup(db: Db) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let store = DbSessionStore::new(db);
-        let mut every = tokio::time::interval(Duration::from_secs(60 * 60));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            match store.delete_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(deleted = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
-            }
-        }
-    })
 }

@@ -1,5 +1,5 @@
-//! The console's browser session: who is signed in, and the CSRF token
-//! every form carries.
+//! The console's browser session: who is signed in, the CSRF token every
+//! form carries, and the hourly deletion of expired sessions.
 //!
 //! Session keys:
 //! - [`ADMIN_ID`]: the signed-in account's id;
@@ -15,6 +15,8 @@
 //! The forms shown before sign-in store nothing on the server: their CSRF
 //! token travels in a cookie of its own ([`SigninCsrf`]).
 
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,9 @@ use tower_sessions::Session;
 
 use crate::console::{ConsoleError, SignedIn};
 use crate::http::AppState;
+use crate::store::Db;
 use crate::store::admins::{self, Admin};
+use crate::store::sessions::DbSessionStore;
 
 pub const ADMIN_ID: &str = "admin_id";
 pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";
@@ -121,8 +125,9 @@ impl SigninCsrf {
 /// A signed-in session is rewritten (extending its expiry) at most this often.
 const TOUCH_EVERY_SECS: i64 = 15 * 60;
 
-fn session_from(parts: &Parts) -> Result<Session, ConsoleError> {
-    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+/// The session the session layer put in a request's extensions.
+pub(super) fn session_from(extensions: &axum::http::Extensions) -> Result<Session, ConsoleError> {
+    extensions.get::<Session>().cloned().ok_or_else(|| {
         ConsoleError::internal("a console route is served without the session layer")
     })
 }
@@ -249,7 +254,7 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let session = session_from(parts).map_err(IntoResponse::into_response)?;
+        let session = session_from(&parts.extensions).map_err(IntoResponse::into_response)?;
         match signed_in_admin(state, &session).await {
             Ok(Some(admin)) => Ok(CurrentAdmin { admin, session }),
             Ok(None) => {
@@ -263,4 +268,21 @@ impl FromRequestParts<AppState> for CurrentAdmin {
             Err(e) => Err(e.into_response()),
         }
     }
+}
+
+/// Deletes expired sessions once an hour (and once at start), until aborted.
+pub fn spawn_session_cleanup(db: Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let store = DbSessionStore::new(db);
+        let mut every = tokio::time::interval(Duration::from_secs(60 * 60));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match store.delete_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deleted = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
+            }
+        }
+    })
 }
