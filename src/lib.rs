@@ -7,8 +7,9 @@
 //! (the database), `provision`, `oauth`, `events` and `webhooks` (what the
 //! service does), `http` (routers, extractors, the SCIM and OAuth faces,
 //! the product's API) and `console` (the admin pages). `cli`, `config`,
-//! `metrics` and the tools that drive a running server over HTTP (`sim`,
-//! the provisioning simulator; `bench`, the benchmarks) sit beside them.
+//! `metrics` and `bench` (the benchmarks, which drive a running server over
+//! HTTP) sit beside them. The provisioning simulator is a crate of its own
+//! (`scimgate-tools`, `crates/tools`) that knows nothing of this one.
 //!
 //! [`Server::bind`] builds the whole service from a [`config::Config`]; it
 //! binds its listener first (port 0 allowed) so callers know the real address
@@ -27,7 +28,6 @@ pub mod password;
 pub mod paths;
 pub mod provision;
 pub mod secret;
-pub mod sim;
 pub mod store;
 pub mod webhooks;
 

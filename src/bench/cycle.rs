@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
+use scimgate_tools::sim;
 use serde::Serialize;
 
 use super::{Process, Scratch, seed_users};
-use crate::sim;
 use crate::store::activity::Actor;
 use crate::store::{Db, tenants, tokens};
 

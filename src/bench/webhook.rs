@@ -158,9 +158,9 @@ pub async fn cycle(
     users: usize,
     groups: usize,
 ) -> anyhow::Result<CycleReport> {
-    use crate::sim;
     use crate::store::activity::Actor;
     use crate::store::{tenants, tokens};
+    use scimgate_tools::sim;
     let run = |slug: &'static str| async move {
         let t = tenants::create(db, slug, slug).await?;
         let (_, token) =

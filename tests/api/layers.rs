@@ -1,13 +1,15 @@
 //! The layers of `shared/DESIGN.md` hold in the code: a lower layer never
 //! names a higher one. `store` (the database) knows nothing of what uses
 //! it; `provision`, `oauth`, `events` and `webhooks` (what the service
-//! does) know nothing of HTTP, the console or the tools. Comments may
-//! mention any module; code may not.
+//! does) know nothing of HTTP, the console, the command line or the tools
+//! (`scimgate_tools`). The tools know nothing of the server's crate at all:
+//! it runs them, they only speak HTTP to it. Comments may mention any
+//! module; code may not.
 
 use std::path::{Path, PathBuf};
 
 /// Modules above everything checked here.
-const FACES: &[&str] = &["http", "console", "cli", "sim", "bench"];
+const FACES: &[&str] = &["http", "console", "cli", "bench"];
 
 /// What each lower layer may not name, by the files that make it up.
 fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -32,12 +34,18 @@ fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The lines of a piece of source code, without their comments.
+fn code_lines(source: &str) -> impl Iterator<Item = &str> {
+    source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+}
+
 /// The modules of this crate a piece of source code names (`crate::x`,
 /// `crate::{x, y::z}`), outside comments.
 fn named_modules(source: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in source.lines() {
-        let code = line.split("//").next().unwrap_or_default();
+    for code in code_lines(source) {
         let mut rest = code;
         while let Some(at) = rest.find("crate::") {
             rest = &rest[at + "crate::".len()..];
@@ -84,13 +92,14 @@ fn lower_layers_do_not_name_higher_ones() {
         for file in files {
             files_read += 1;
             let source = std::fs::read_to_string(&file).expect("read a source file");
+            let shown = file.strip_prefix(&src).unwrap_or(&file).display();
             for name in named_modules(&source) {
                 if forbidden.contains(&name.as_str()) {
-                    violations.push(format!(
-                        "{} ({layer}) names crate::{name}",
-                        file.strip_prefix(&src).unwrap_or(&file).display()
-                    ));
+                    violations.push(format!("{shown} ({layer}) names crate::{name}"));
                 }
+            }
+            if code_lines(&source).any(|code| code.contains("scimgate_tools::")) {
+                violations.push(format!("{shown} ({layer}) names scimgate_tools"));
             }
         }
     }
@@ -98,6 +107,36 @@ fn lower_layers_do_not_name_higher_ones() {
     assert!(
         violations.is_empty(),
         "lower layers name higher ones:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_tools_do_not_name_the_server_crate() {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/tools/src");
+    let mut files = Vec::new();
+    rust_files(&tools, &mut files);
+    assert!(
+        files.len() > 5,
+        "only {} files in crates/tools",
+        files.len()
+    );
+    let mut violations = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("read a source file");
+        for (n, code) in code_lines(&source).enumerate() {
+            if code.contains("scimgate::") {
+                violations.push(format!(
+                    "{}:{} names scimgate::",
+                    file.strip_prefix(&tools).unwrap_or(&file).display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "the tools name the server's crate:\n{}",
         violations.join("\n")
     );
 }
