@@ -6,16 +6,16 @@
 //! The layers, lowest first: the protocol core (the `scim` crate), `store`
 //! (the database), `provision`, `oauth`, `events` and `webhooks` (what the
 //! service does), `http` (routers, extractors, the SCIM and OAuth faces,
-//! the product's API) and `console` (the admin pages). `cli`, `config`,
-//! `metrics` and `bench` (the benchmarks, which drive a running server over
-//! HTTP) sit beside them. The provisioning simulator is a crate of its own
-//! (`scimgate-tools`, `crates/tools`) that knows nothing of this one.
+//! the product's API) and `console` (the admin pages). `cli`, `config` and
+//! `metrics` sit beside them. The tools that drive a running server over
+//! HTTP (the provisioning simulator and the benchmarks) are a crate of
+//! their own (`scimgate-tools`, `crates/tools`) that knows nothing of this
+//! one; `cli` runs them.
 //!
 //! [`Server::bind`] builds the whole service from a [`config::Config`]; it
 //! binds its listener first (port 0 allowed) so callers know the real address
 //! before anything is served. `scimgate serve` and the tests use it.
 
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod console;
