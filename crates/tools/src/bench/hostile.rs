@@ -182,12 +182,12 @@ async fn eight_at_once(
 /// Runs every case on a fresh SQLite database.
 pub async fn run<D: ScratchDatabase>(users: usize) -> anyhow::Result<HostileReport> {
     let db = D::create(None, "hostile.db").await?;
-    let result = cases(&db, users).await;
+    let result = measure_cases(&db, users).await;
     db.remove().await;
     result
 }
 
-async fn cases<D: ScratchDatabase>(db: &D, users: usize) -> anyhow::Result<HostileReport> {
+async fn measure_cases<D: ScratchDatabase>(db: &D, users: usize) -> anyhow::Result<HostileReport> {
     let Tenant { id: tenant, token } = db.tenant("acme", "Acme").await?;
     let Tenant {
         token: other_token, ..
