@@ -8,15 +8,15 @@
 //! `housekeeping` (what the service does), `http` (routers, extractors,
 //! the SCIM and OAuth faces, the product's API) and `console` (the admin
 //! pages, their router and browser session); `docs/architecture.md` draws
-//! the graph. `cli`, `config`, `metrics` and the tools that drive a running
-//! server over HTTP (`sim`, the provisioning simulator; `bench`, the
-//! benchmarks) sit beside them.
+//! the graph. `cli`, `config` and `metrics` sit beside them. The tools that
+//! drive a running server over HTTP (the provisioning simulator and the
+//! benchmarks) are a crate of their own (`scimgate-tools`, `crates/tools`)
+//! that knows nothing of this one; `cli` runs them.
 //!
 //! [`Server::bind`] builds the whole service from a [`config::Config`]; it
 //! binds its listener first (port 0 allowed) so callers know the real address
 //! before anything is served. `scimgate serve` and the tests use it.
 
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -30,7 +30,6 @@ pub mod password;
 pub mod paths;
 pub mod provision;
 pub mod secret;
-pub mod sim;
 pub mod store;
 pub mod webhooks;
 

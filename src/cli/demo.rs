@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use scimgate_tools::sim::{self, AuthMode, Options};
 
 use crate::Server;
 use crate::config::Config;
-use crate::sim::{self, AuthMode, Options};
 use crate::store::activity::Actor;
 use crate::store::clients::{self, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::{self, Db, admins, tenants, tokens};

@@ -1,13 +1,13 @@
 //! `scimgate simulate`: Entra's provisioning service against any SCIM
-//! endpoint (see [`crate::sim`]).
+//! endpoint (see [`scimgate_tools::sim`]).
 
 use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
-use crate::sim::{self, AuthMode, Dialect, MatchAttribute, Options};
 use crate::store::clients::ENTRA_REDIRECT_URIS;
+use scimgate_tools::sim::{self, AuthMode, Dialect, MatchAttribute, Options};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AuthArg {

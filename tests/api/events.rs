@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use scimgate::sim::{self, AuthMode, Dialect, Options};
 use scimgate::store::activity::Actor;
 use scimgate::store::{app_keys, tokens};
+use scimgate_tools::sim::{self, AuthMode, Dialect, Options};
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, send};

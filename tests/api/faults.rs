@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
-use scimgate::sim::directory::Directory;
-use scimgate::sim::{self, AuthMode, Kind, Options, Report, dialect};
 use scimgate::store::activity::Actor;
 use scimgate::store::clients::{self, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use scimgate::store::{Db, tenants, tokens};
+use scimgate_tools::sim::directory::Directory;
+use scimgate_tools::sim::{self, AuthMode, Kind, Options, Report, dialect};
 use serde_json::{Value, json};
 use sqlx::Executor as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

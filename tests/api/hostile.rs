@@ -317,7 +317,7 @@ async fn a_throttled_cycle_waits_and_completes_without_failures() {
     })
     .await
     .unwrap();
-    let report = scimgate::sim::run(crate::events::sim_options(&app, 0.0))
+    let report = scimgate_tools::sim::run(crate::events::sim_options(&app, 0.0))
         .await
         .unwrap();
     assert!(report.ok(), "{}", report.human());

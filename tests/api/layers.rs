@@ -1,26 +1,35 @@
 //! The layers of `shared/DESIGN.md` hold in the code: a lower layer never
 //! names a higher one. `store` (the database) knows nothing of what uses
 //! it; `provision`, `oauth`, `events` and `webhooks` (what the service
-//! does) know nothing of HTTP, the console or the tools; `http` (the
-//! routers and the machine-facing surfaces) knows nothing of the console,
-//! which is built on it. Comments may mention any module; code may not.
+//! does) know nothing of HTTP, the console, the command line or the tools
+//! (`scimgate_tools`); `http` (the routers and the machine-facing surfaces)
+//! knows nothing of the console, which is built on it. The tools know
+//! nothing of the server's crate at all: it runs them, they only speak HTTP
+//! to it. Comments may mention any module; code may not.
 
 use std::path::{Path, PathBuf};
 
 /// Modules above what the service does (`store` up to `webhooks`).
-const FACES: &[&str] = &["http", "console", "cli", "sim", "bench"];
+const FACES: &[&str] = &["http", "console", "cli"];
 
 /// What each lower layer may not name, by the files that make it up.
 fn rules() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut above_store = vec!["provision", "oauth", "events", "webhooks", "oidc"];
-    above_store.extend(FACES);
+    let with_faces = |others: &[&'static str]| {
+        let mut v = others.to_vec();
+        v.extend(FACES);
+        v
+    };
     vec![
-        ("store", above_store),
-        ("provision", FACES.to_vec()),
-        ("oauth", FACES.to_vec()),
-        ("events.rs", FACES.to_vec()),
-        ("webhooks.rs", FACES.to_vec()),
-        ("http", vec!["console"]),
+        (
+            "store",
+            with_faces(&["provision", "oauth", "events", "webhooks", "oidc", "housekeeping"]),
+        ),
+        ("provision", with_faces(&["housekeeping"])),
+        ("oauth", with_faces(&["housekeeping"])),
+        ("events.rs", with_faces(&["provision", "housekeeping"])),
+        ("webhooks.rs", with_faces(&["housekeeping"])),
+        ("housekeeping.rs", FACES.to_vec()),
+        ("http", vec!["console", "cli"]),
     ]
 }
 
@@ -34,12 +43,18 @@ fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The lines of a piece of source code, without their comments.
+fn code_lines(source: &str) -> impl Iterator<Item = &str> {
+    source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+}
+
 /// The modules of this crate a piece of source code names (`crate::x`,
 /// `crate::{x, y::z}`), outside comments.
 fn named_modules(source: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in source.lines() {
-        let code = line.split("//").next().unwrap_or_default();
+    for code in code_lines(source) {
         let mut rest = code;
         while let Some(at) = rest.find("crate::") {
             rest = &rest[at + "crate::".len()..];
@@ -86,13 +101,14 @@ fn lower_layers_do_not_name_higher_ones() {
         for file in files {
             files_read += 1;
             let source = std::fs::read_to_string(&file).expect("read a source file");
+            let shown = file.strip_prefix(&src).unwrap_or(&file).display();
             for name in named_modules(&source) {
                 if forbidden.contains(&name.as_str()) {
-                    violations.push(format!(
-                        "{} ({layer}) names crate::{name}",
-                        file.strip_prefix(&src).unwrap_or(&file).display()
-                    ));
+                    violations.push(format!("{shown} ({layer}) names crate::{name}"));
                 }
+            }
+            if code_lines(&source).any(|code| code.contains("scimgate_tools::")) {
+                violations.push(format!("{shown} ({layer}) names scimgate_tools"));
             }
         }
     }
@@ -164,5 +180,33 @@ fn the_architecture_page_shows_the_module_graph_as_it_is() {
         page[start..stop].trim(),
         expected,
         "docs/architecture.md does not show the module graph of src/; put this between its markers:\n{expected}"
+
+#[test]
+fn the_tools_do_not_name_the_server_crate() {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/tools/src");
+    let mut files = Vec::new();
+    rust_files(&tools, &mut files);
+    assert!(
+        files.len() > 5,
+        "only {} files in crates/tools",
+        files.len()
+    );
+    let mut violations = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("read a source file");
+        for (n, code) in code_lines(&source).enumerate() {
+            if code.contains("scimgate::") {
+                violations.push(format!(
+                    "{}:{} names scimgate::",
+                    file.strip_prefix(&tools).unwrap_or(&file).display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "the tools name the server's crate:\n{}",
+        violations.join("\n")
     );
 }

@@ -1,12 +1,12 @@
-//! The Entra simulator (`scimgate::sim`) against a real scimgate: every
+//! The Entra simulator (`scimgate_tools::sim`) against a real scimgate: every
 //! authentication mode, both request dialects, an initial and an incremental
 //! cycle, and verification that catches what it should.
 
-use scimgate::sim::directory::{Change, Directory};
-use scimgate::sim::{self, AuthMode, Dialect, Kind, MatchAttribute, Options, Report};
 use scimgate::store::activity::Actor;
 use scimgate::store::admins;
 use scimgate::store::clients::{self, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
+use scimgate_tools::sim::directory::{Change, Directory};
+use scimgate_tools::sim::{self, AuthMode, Dialect, Kind, MatchAttribute, Options, Report};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

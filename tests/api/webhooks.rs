@@ -14,9 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use scimgate::config::Config;
-use scimgate::sim;
 use scimgate::store::webhooks as store;
 use scimgate::webhooks::{self, Settings};
+use scimgate_tools::sim;
 use serde_json::{Value, json};
 
 use crate::events::{Replica, scim_state, sim_options};

@@ -1,9 +1,15 @@
+//! `scimgate bench` and `scimgate bench-ceiling`: the benchmarks of
+//! [`scimgate_tools::bench`], on scratch databases of this crate's store.
+
+mod scratch;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
+use scimgate_tools::bench::{self, Options};
 
-use crate::bench::{self, Options};
+use scratch::Scratch;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -77,7 +83,7 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
     }
     if args.hostile {
         let users = sizes.first().copied().unwrap_or(20_000);
-        let report = bench::hostile::run(users).await?;
+        let report = bench::hostile::run::<Scratch>(users).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -86,7 +92,7 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(users) = args.cycle {
-        let report = bench::cycle::run(
+        let report = bench::cycle::run::<Scratch>(
             args.postgres.as_deref(),
             users,
             args.cycle_groups,
@@ -122,7 +128,7 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
             _ => bench::Generator::detect(),
         },
     };
-    let report = bench::run(&opts).await?;
+    let report = bench::run::<Scratch>(&opts).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

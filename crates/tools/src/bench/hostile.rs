@@ -18,11 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row as _;
 
-use super::{Process, seed_users};
-use crate::store::activity::Actor;
-use crate::store::{Db, tenants, tokens};
+use super::{Process, ScratchDatabase, Tenant};
 
 /// One case's outcome.
 #[derive(Debug, Serialize)]
@@ -182,34 +179,22 @@ async fn eight_at_once(
     (case, results)
 }
 
-/// Up to 10,000 of the tenant's user ids, in id order, from `offset`.
-async fn user_ids(db: &Db, tenant_id: &str, offset: i64) -> anyhow::Result<Vec<String>> {
-    Ok(sqlx::query(
-        "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000 OFFSET $2",
-    )
-    .bind(tenant_id)
-    .bind(offset)
-    .fetch_all(db.reader())
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?)
+/// Runs every case on a fresh SQLite database.
+pub async fn run<D: ScratchDatabase>(users: usize) -> anyhow::Result<HostileReport> {
+    let db = D::create(None, "hostile.db").await?;
+    let result = measure_cases(&db, users).await;
+    db.remove().await;
+    result
 }
 
-/// Runs every case on a fresh SQLite database.
-pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("hostile.db").display());
-    let db = Db::connect(&url).await?;
-    let tenant = tenants::create(&db, "acme", "Acme").await?;
-    let (_, token) =
-        tokens::create_secret_token(&db, &tenant.id, "bench", None, &Actor::operator()).await?;
-    let other = tenants::create(&db, "globex", "Globex").await?;
-    let (_, other_token) =
-        tokens::create_secret_token(&db, &other.id, "bench", None, &Actor::operator()).await?;
+async fn measure_cases<D: ScratchDatabase>(db: &D, users: usize) -> anyhow::Result<HostileReport> {
+    let Tenant { id: tenant, token } = db.tenant("acme", "Acme").await?;
+    let Tenant {
+        token: other_token, ..
+    } = db.tenant("globex", "Globex").await?;
     eprintln!("seeding {users} users…");
-    seed_users(&db, &tenant.id, 0, users).await?;
-    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", &url)])?;
+    db.seed_users(&tenant, 0, users).await?;
+    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
     let pid = server.child.id();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
@@ -231,7 +216,7 @@ pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
     }
 
     // Twenty groups of 10,000 members, listed eight times at once.
-    let ids = user_ids(&db, &tenant.id, 0).await?;
+    let ids = db.user_ids(&tenant, 0).await?;
     let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
     for g in 0..20 {
         let body = json!({
@@ -271,7 +256,7 @@ pub async fn run(users: usize) -> anyhow::Result<HostileReport> {
     // One group of 20,000 members (the first listed grows by PATCH), read
     // eight times at once: written a page of members at a time.
     {
-        let more = user_ids(&db, &tenant.id, 10_000).await?;
+        let more = db.user_ids(&tenant, 10_000).await?;
         let (_, _, _, listed) = send(
             &client,
             reqwest::Method::GET,

@@ -12,10 +12,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Process, Scratch, seed_users};
+use super::{Process, ScratchDatabase, Tenant};
 use crate::sim;
-use crate::store::activity::Actor;
-use crate::store::{Db, tenants, tokens};
 
 #[derive(Debug, Serialize)]
 pub struct CycleRun {
@@ -43,7 +41,7 @@ pub struct CycleReport {
 
 /// One cycle of `users` and `groups` per entry of `seeded`, each on a fresh
 /// database and a fresh server process.
-pub async fn run(
+pub async fn run<D: ScratchDatabase>(
     postgres: Option<&str>,
     users: usize,
     groups: usize,
@@ -51,9 +49,9 @@ pub async fn run(
 ) -> anyhow::Result<CycleReport> {
     let mut runs = Vec::new();
     for &extra in seeded {
-        let scratch = Scratch::new(postgres, "cycle.db").await?;
-        let result = one(&scratch.url, users, groups, extra).await;
-        scratch.remove().await;
+        let db = D::create(postgres, "cycle.db").await?;
+        let result = one(&db, users, groups, extra).await;
+        db.remove().await;
         runs.push(result?);
     }
     Ok(CycleReport {
@@ -67,20 +65,22 @@ pub async fn run(
     })
 }
 
-async fn one(url: &str, users: usize, groups: usize, extra: usize) -> anyhow::Result<CycleRun> {
-    let db = Db::connect(url).await?;
-    let tenant = tenants::create(&db, "cycle", "Cycle").await?;
-    let (_, token) =
-        tokens::create_secret_token(&db, &tenant.id, "bench", None, &Actor::operator()).await?;
+async fn one<D: ScratchDatabase>(
+    db: &D,
+    users: usize,
+    groups: usize,
+    extra: usize,
+) -> anyhow::Result<CycleRun> {
+    let Tenant { id: tenant, token } = db.tenant("cycle", "Cycle").await?;
     if extra > 0 {
         eprintln!("seeding {extra} users…");
-        seed_users(&db, &tenant.id, 0, extra).await?;
+        db.seed_users(&tenant, 0, extra).await?;
     }
     db.close().await;
-    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
+    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
     let start = server.rss_anon_mib();
     let mut o = sim::Options::new(
-        format!("{}{}", server.base, crate::paths::SCIM_PREFIX),
+        format!("{}{}", server.base, D::SCIM_PREFIX),
         sim::AuthMode::SecretToken { token },
     );
     o.users = users;

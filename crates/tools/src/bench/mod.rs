@@ -5,6 +5,10 @@
 //! fixed JSON body.
 //!
 //! Numbers are reported, never asserted: see BENCHMARKS.md.
+//!
+//! What the benchmarks need of the server's code (a database of their own,
+//! set up straight in the store) comes through [`ScratchDatabase`], which
+//! the command line implements.
 
 pub mod ceiling;
 pub mod cycle;
@@ -20,13 +24,72 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde::Serialize;
-use serde_json::json;
 
-use crate::store::activity::Actor;
-use crate::store::resources::{self, Indexed, Row};
-use crate::store::sql::Table;
-use crate::store::{Db, new_id, now, tenants, tokens};
 use load::{LoadResult, Target};
+
+/// What the benchmarks need of scimgate besides its binary: a database of
+/// their own for each run, set up straight in the store (setting up is not
+/// what is measured) before `scimgate serve` processes are started on it.
+#[async_trait::async_trait]
+pub trait ScratchDatabase: Sized + Send + Sync {
+    /// Where the server answers SCIM (`/scim/v2`).
+    const SCIM_PREFIX: &'static str;
+
+    /// A fresh database, connected: a SQLite file named `file` in a
+    /// temporary folder, or a new database on the PostgreSQL server whose
+    /// URL is `postgres`.
+    async fn create(postgres: Option<&str>, file: &str) -> anyhow::Result<Self>;
+
+    /// The URL the servers are started on.
+    fn url(&self) -> &str;
+
+    /// `SQLite` or `PostgreSQL`, for the report.
+    fn label(&self) -> &'static str;
+
+    /// A new tenant and a secret token for its SCIM API.
+    async fn tenant(&self, slug: &str, name: &str) -> anyhow::Result<Tenant>;
+
+    /// Inserts the tenant's users `from..to`, named by [`user_name`].
+    async fn seed_users(&self, tenant_id: &str, from: usize, to: usize) -> anyhow::Result<()>;
+
+    /// Fresh planner statistics on PostgreSQL, as autovacuum would give a
+    /// long-running database (it may be off on a test server); nothing on
+    /// SQLite.
+    async fn analyze(&self) -> anyhow::Result<()>;
+
+    /// Up to 10,000 of the tenant's user ids, in id order, from `offset`.
+    async fn user_ids(&self, tenant_id: &str, offset: usize) -> anyhow::Result<Vec<String>>;
+
+    /// A webhook endpoint at `url` for one tenant's events, or every
+    /// tenant's.
+    async fn create_webhook(&self, tenant_id: Option<&str>, url: &str) -> anyhow::Result<Webhook>;
+
+    async fn delete_webhook(&self, id: &str) -> anyhow::Result<()>;
+
+    /// The position of the latest event in the log.
+    async fn latest_event(&self) -> anyhow::Result<i64>;
+
+    /// Closes the connection; the database stays for the servers.
+    async fn close(&self);
+
+    /// Closes the connection and removes the database: the PostgreSQL
+    /// database is dropped, the SQLite file goes with its folder.
+    async fn remove(self);
+}
+
+/// A tenant made by [`ScratchDatabase::tenant`].
+pub struct Tenant {
+    pub id: String,
+    /// A secret token for its SCIM API.
+    pub token: String,
+}
+
+/// An endpoint made by [`ScratchDatabase::create_webhook`].
+pub struct Webhook {
+    pub id: String,
+    /// The position of the last event before it: it receives those after.
+    pub start_after: i64,
+}
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -246,51 +309,6 @@ pub fn user_name(i: usize) -> String {
     format!("user{i:06}@bench.example")
 }
 
-/// Inserts users `from..to` straight into the store, 1,000 per transaction:
-/// seeding is not what is measured.
-async fn seed_users(db: &Db, tenant_id: &str, from: usize, to: usize) -> anyhow::Result<()> {
-    let mut i = from;
-    while i < to {
-        let end = (i + 1000).min(to);
-        let mut tx = db.begin().await?;
-        for n in i..end {
-            let name = user_name(n);
-            let doc = json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
-                "userName": name,
-                "externalId": format!("ext-{n}"),
-                "active": true,
-                "displayName": format!("Bench User {n}"),
-                "name": {"givenName": "Bench", "familyName": format!("User {n}")},
-                "emails": [{"type": "work", "value": name, "primary": true}],
-                "title": "Engineer",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": n.to_string()},
-            });
-            let at = now();
-            let row = Row {
-                id: new_id(),
-                doc: doc.to_string(),
-                version: 1,
-                created_at: at.clone(),
-                updated_at: at,
-                derived_role: None,
-                derived_groups: None,
-            };
-            let ix = Indexed {
-                name: name.clone(),
-                external_id: Some(format!("ext-{n}")),
-                display_name: Some(format!("Bench User {n}")),
-                active: true,
-                emails: vec![(name.to_lowercase(), Some("work".into()))],
-            };
-            resources::insert(&mut tx, Table::Users, tenant_id, &row, &ix).await?;
-        }
-        tx.commit().await?;
-        i = end;
-    }
-    Ok(())
-}
-
 /// What every measurement of one run shares.
 struct Bench<'a> {
     opts: &'a Options,
@@ -300,62 +318,17 @@ struct Bench<'a> {
     dir: &'a std::path::Path,
 }
 
-/// The database of one benchmark: a SQLite file in a temporary folder, or
-/// a fresh database created on the PostgreSQL server of `postgres` (and
-/// dropped by [`Scratch::remove`]).
-pub(crate) struct Scratch {
-    pub url: String,
-    pub label: &'static str,
-    pg: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    pub async fn new(postgres: Option<&str>, file: &str) -> anyhow::Result<Scratch> {
-        let dir = tempfile::tempdir()?;
-        Ok(match postgres {
-            Some(admin) => {
-                let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
-                create_pg_database(admin, &name).await?;
-                let mut u = url::Url::parse(admin)?;
-                u.set_path(&format!("/{name}"));
-                Scratch {
-                    url: u.to_string(),
-                    label: "PostgreSQL",
-                    pg: Some((admin.to_string(), name)),
-                    _dir: dir,
-                }
-            }
-            None => Scratch {
-                url: format!("sqlite://{}", dir.path().join(file).display()),
-                label: "SQLite",
-                pg: None,
-                _dir: dir,
-            },
-        })
-    }
-
-    /// Drops the PostgreSQL database; the SQLite file goes with the folder.
-    pub async fn remove(self) {
-        if let Some((admin, name)) = &self.pg {
-            drop_pg_database(admin, name).await;
-        }
-    }
-}
-
 /// Runs every measurement.
-pub async fn run(opts: &Options) -> anyhow::Result<Report> {
-    let scratch = Scratch::new(opts.postgres.as_deref(), "bench.db").await?;
-    let result = run_on(opts, &scratch.url, scratch.label).await;
-    scratch.remove().await;
+pub async fn run<D: ScratchDatabase>(opts: &Options) -> anyhow::Result<Report> {
+    let db = D::create(opts.postgres.as_deref(), "bench.db").await?;
+    let result = run_on(opts, &db).await;
+    db.remove().await;
     result
 }
 
-async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report> {
-    let db = Db::connect(url).await?;
-    let tenant = tenants::create(&db, "bench", "Bench").await?;
-    let (_, token) =
-        tokens::create_secret_token(&db, &tenant.id, "bench", None, &Actor::operator()).await?;
+async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Report> {
+    let url = db.url();
+    let Tenant { id: tenant, token } = db.tenant("bench", "Bench").await?;
     let client = load::client(opts.concurrency.iter().copied().max().unwrap_or(1))?;
     let dir = tempfile::tempdir()?;
     let bench = Bench {
@@ -382,13 +355,9 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     let mut seeded = 0;
     for &size in &opts.sizes {
         eprintln!("seeding {} users…", size - seeded.min(size));
-        seed_users(&db, &tenant.id, seeded, size).await?;
+        db.seed_users(&tenant, seeded, size).await?;
         seeded = seeded.max(size);
-        // Fresh planner statistics, as autovacuum would give a long-running
-        // database (it may be off on a test server).
-        if db.backend() == crate::store::Backend::Postgres {
-            sqlx::query("ANALYZE").execute(db.writer()).await?;
-        }
+        db.analyze().await?;
         // One short warm-up so caches and pools are in their steady state.
         let target = Arc::new(Target::hot_path(&server.base, &token, size));
         load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
@@ -431,7 +400,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         // so that the writes measured are not queued behind it.
         tokio::time::sleep(Duration::from_secs(5)).await;
         writes = match opts.generator {
-            Generator::Wrk => wrk_writes(&bench, &server, seeded).await?,
+            Generator::Wrk => wrk_writes::<D>(&bench, &server, seeded).await?,
             Generator::Builtin => {
                 load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?
             }
@@ -452,7 +421,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         .await;
         eprintln!("{}", without.line());
         let w = webhook::measure(
-            &db,
+            db,
             &client,
             &server.base,
             &token,
@@ -464,7 +433,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
         webhook = Some(w);
     }
     let webhook_cycle = match opts.webhook_cycle {
-        Some((users, groups)) => Some(webhook::cycle(&db, &server.base, users, groups).await?),
+        Some((users, groups)) => Some(webhook::cycle(db, &server.base, users, groups).await?),
         None => None,
     };
     let server_rss_mib = server.rss_mib();
@@ -472,7 +441,7 @@ async fn run_on(opts: &Options, url: &str, label: &str) -> anyhow::Result<Report
     drop(server);
     db.close().await;
     Ok(Report {
-        database: label.to_string(),
+        database: db.label().to_string(),
         generator: opts.generator,
         ceiling,
         hot_path,
@@ -505,13 +474,13 @@ async fn measure_writes(
 /// Creates, PATCHes and single-member changes of a 10,000-member group
 /// (with at least 11,000 users seeded) at concurrency 8, from wrk, with
 /// the server's CPU time per request.
-async fn wrk_writes(
+async fn wrk_writes<D: ScratchDatabase>(
     bench: &Bench<'_>,
     server: &Process,
     seeded: usize,
 ) -> anyhow::Result<Vec<LoadResult>> {
     let client = bench.client;
-    let scim = format!("{}{}", server.base, crate::paths::SCIM_PREFIX);
+    let scim = format!("{}{}", server.base, D::SCIM_PREFIX);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut out = Vec::new();
     out.push(
@@ -561,25 +530,6 @@ async fn wrk_writes(
         eprintln!("{MEMBERS_SKIPPED}");
     }
     Ok(out)
-}
-
-async fn create_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::{Connection as _, Executor as _};
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .context("connecting to PostgreSQL")?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    Ok(())
-}
-
-async fn drop_pg_database(admin: &str, name: &str) {
-    use sqlx::{Connection as _, Executor as _};
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await;
-    }
 }
 
 impl Report {

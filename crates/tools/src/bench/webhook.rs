@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::load::{self, LoadResult};
-use crate::store::{Db, webhooks};
+use super::{ScratchDatabase, Tenant};
 
 #[derive(Debug, Serialize)]
 pub struct WebhookReport {
@@ -92,7 +92,7 @@ async fn catch_up(state: &Mutex<Receiver>, expected: u64) -> u64 {
 /// registers one, measures creates again and waits (bounded) for every
 /// event to arrive.
 pub async fn measure(
-    db: &Db,
+    db: &impl ScratchDatabase,
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -100,7 +100,7 @@ pub async fn measure(
     max_duration: Duration,
 ) -> anyhow::Result<WebhookReport> {
     let (url, state, server) = start_receiver().await?;
-    let hook = webhooks::create(db, None, &url, None, &crate::webhooks::new_secret()).await?;
+    let hook = db.create_webhook(None, &url).await?;
     // The server's worker gives new endpoints their streams once a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let with = load::creates(
@@ -114,7 +114,7 @@ pub async fn measure(
     eprintln!("{}", with.line());
     let catch_up_ms = catch_up(&state, with.requests - with.errors).await;
     server.abort();
-    webhooks::delete(db, &hook.id).await?;
+    db.delete_webhook(&hook.id).await?;
     let r = state.lock().unwrap_or_else(|p| p.into_inner());
     Ok(WebhookReport {
         creates_without: without.requests_per_second,
@@ -153,20 +153,12 @@ pub struct CycleReport {
 /// `users` and `groups`, on a fresh tenant without a webhook, then on a
 /// fresh tenant whose events go to one.
 pub async fn cycle(
-    db: &Db,
+    db: &impl ScratchDatabase,
     base: &str,
     users: usize,
     groups: usize,
 ) -> anyhow::Result<CycleReport> {
     use crate::sim;
-    use crate::store::activity::Actor;
-    use crate::store::{tenants, tokens};
-    let run = |slug: &'static str| async move {
-        let t = tenants::create(db, slug, slug).await?;
-        let (_, token) =
-            tokens::create_secret_token(db, &t.id, "bench", None, &Actor::operator()).await?;
-        Ok::<_, anyhow::Error>((t, token))
-    };
     let options = |token: String| {
         let mut o = sim::Options::new(
             format!("{base}/scim/v2"),
@@ -177,7 +169,7 @@ pub async fn cycle(
         o.incremental_fraction = 0.0;
         o
     };
-    let (_, token) = run("cycle-without").await?;
+    let Tenant { token, .. } = db.tenant("cycle-without", "cycle-without").await?;
     let without = sim::run(options(token)).await?;
     eprintln!(
         "cycle of {users} users, {groups} groups without a webhook: {:.1} s, {} failed requests",
@@ -185,19 +177,12 @@ pub async fn cycle(
         without.failed_requests
     );
 
-    let (tenant, token) = run("cycle-with").await?;
+    let Tenant { id: tenant, token } = db.tenant("cycle-with", "cycle-with").await?;
     let (url, state, server) = start_receiver().await?;
-    let hook = webhooks::create(
-        db,
-        Some(&tenant.id),
-        &url,
-        None,
-        &crate::webhooks::new_secret(),
-    )
-    .await?;
+    let hook = db.create_webhook(Some(&tenant), &url).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let with = sim::run(options(token)).await?;
-    let events = crate::store::events::latest(db).await?;
+    let events = db.latest_event().await?;
     let expected = events - hook.start_after;
     eprintln!(
         "cycle of {users} users, {groups} groups with a webhook: {:.1} s, {} failed requests",
@@ -206,7 +191,7 @@ pub async fn cycle(
     );
     let catch_up_ms = catch_up(&state, expected.max(0) as u64).await;
     server.abort();
-    webhooks::delete(db, &hook.id).await?;
+    db.delete_webhook(&hook.id).await?;
     let r = state.lock().unwrap_or_else(|p| p.into_inner());
     Ok(CycleReport {
         users,
