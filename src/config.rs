@@ -2,6 +2,7 @@
 //! (the command line parses them; see `cli`).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
@@ -34,9 +35,9 @@ pub struct Config {
     /// signal before their connections are closed.
     pub shutdown_grace: std::time::Duration,
     /// Timeouts and sizes of the public listener's connections.
-    pub limits: crate::http::listen::Limits,
+    pub limits: Limits,
     /// Request rates per tenant and per client address.
-    pub rates: crate::http::limit::Rates,
+    pub rates: Rates,
     /// How long a write waits for the database before it is answered 503.
     pub write_wait: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names the client (see
@@ -74,8 +75,8 @@ impl Config {
             webhooks: crate::webhooks::Settings::default(),
             management_bind: None,
             shutdown_grace: std::time::Duration::from_secs(30),
-            limits: crate::http::listen::Limits::default(),
-            rates: crate::http::limit::Rates::default(),
+            limits: Limits::default(),
+            rates: Rates::default(),
             write_wait: crate::store::WRITE_WAIT,
             trusted_proxies: Vec::new(),
             allow_private_sso_issuers: false,
@@ -95,6 +96,52 @@ pub fn normalize_public_url(raw: &str) -> anyhow::Result<String> {
         anyhow::bail!("the public URL must not have a query or fragment: {raw:?}");
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The number of headers hyper accepts when not told otherwise.
+pub(crate) const HYPER_MAX_HEADERS: usize = 100;
+
+/// Limits of the public listener (see [`crate::http::listen`]).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_header_bytes: 16 * 1024,
+            max_headers: HYPER_MAX_HEADERS,
+        }
+    }
+}
+
+/// The configured rates: requests per second, `0` for no limit.
+#[derive(Debug, Clone)]
+pub struct Rates {
+    /// Per tenant on SCIM. 100/s is four times the 25 requests per second
+    /// Microsoft asks SCIM endpoints to sustain for one provisioning job,
+    /// and above what Okta sends to one app; a burst of 200 absorbs a
+    /// client that sends its queue at once.
+    pub tenant: u32,
+    /// Per client address on the endpoints without a credential.
+    pub client: u32,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            tenant: 100,
+            client: 20,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ pub async fn run(
     config.events.activity_retention_days = args.activity_retention_days;
     config.management_bind = args.management_bind;
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
-    config.limits = crate::http::listen::Limits {
+    config.limits = crate::config::Limits {
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
         request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
         max_connections: args.max_connections as usize,
@@ -140,7 +140,7 @@ pub async fn run(
     config.write_wait = std::time::Duration::from_secs(args.write_wait_seconds);
     config.trusted_proxies = args.trusted_proxies;
     config.allow_private_sso_issuers = args.allow_private_sso_issuers;
-    config.rates = crate::http::limit::Rates {
+    config.rates = crate::config::Rates {
         tenant: args.tenant_rate_limit,
         client: args.client_rate_limit,
     };

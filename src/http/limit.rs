@@ -23,27 +23,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
-
-/// The configured rates: requests per second, `0` for no limit.
-#[derive(Debug, Clone)]
-pub struct Rates {
-    /// Per tenant on SCIM. 100/s is four times the 25 requests per second
-    /// Microsoft asks SCIM endpoints to sustain for one provisioning job,
-    /// and above what Okta sends to one app; a burst of 200 absorbs a
-    /// client that sends its queue at once.
-    pub tenant: u32,
-    /// Per client address on the endpoints without a credential.
-    pub client: u32,
-}
-
-impl Default for Rates {
-    fn default() -> Self {
-        Rates {
-            tenant: 100,
-            client: 20,
-        }
-    }
-}
+use crate::config::Rates;
 
 /// The limiters of one instance.
 pub struct Limiters {

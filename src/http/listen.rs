@@ -29,30 +29,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// The number of headers hyper accepts when not told otherwise.
-const HYPER_MAX_HEADERS: usize = 100;
-
-/// Limits of the public listener (see the module's documentation).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub header_read_timeout: Duration,
-    pub request_timeout: Duration,
-    pub max_connections: usize,
-    pub max_header_bytes: usize,
-    pub max_headers: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_read_timeout: Duration::from_secs(20),
-            request_timeout: Duration::from_secs(60),
-            max_connections: 4096,
-            max_header_bytes: 16 * 1024,
-            max_headers: HYPER_MAX_HEADERS,
-        }
-    }
-}
+use crate::config::{HYPER_MAX_HEADERS, Limits};
 
 /// What the listener serves: the application's service, answering every
 /// request (its errors are responses).

@@ -200,7 +200,7 @@ impl TestApp {
         let mut config = Config::new(url, "127.0.0.1:0".parse().unwrap());
         // The suite drives the server far faster than any identity provider
         // or person: no rate limits unless a test sets them.
-        config.rates = scimgate::http::limit::Rates {
+        config.rates = scimgate::config::Rates {
             tenant: 0,
             client: 0,
         };
@@ -406,7 +406,7 @@ impl SecondInstance {
             .await
             .expect("connect to the shared database");
         let mut config = Config::new(url, "127.0.0.1:0".parse().unwrap());
-        config.rates = scimgate::http::limit::Rates {
+        config.rates = scimgate::config::Rates {
             tenant: 0,
             client: 0,
         };
