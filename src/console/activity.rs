@@ -19,7 +19,7 @@ use super::{ConsoleError, render};
 use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
 use crate::store::activity::Recorded;
-use crate::store::console::{self, ActivityFilter, LogCursor};
+use crate::store::listings::{self, ActivityFilter, LogCursor};
 
 /// Entries per page of the log.
 pub const PAGE_SIZE: i64 = 50;
@@ -144,7 +144,7 @@ pub async fn list(
         (None, Some(id)) => LogCursor::NewerThan(id),
         (None, None) => LogCursor::Newest,
     };
-    let page = console::activity_page(state.db(), &tenant_id, &filter, cursor, PAGE_SIZE).await?;
+    let page = listings::activity_page(state.db(), &tenant_id, &filter, cursor, PAGE_SIZE).await?;
     let now = Utc::now();
     let rows: Vec<LogRow> = page.rows.iter().map(|e| LogRow::new(e, now)).collect();
     let base = [
@@ -220,7 +220,7 @@ pub async fn show(
     let Ok(id) = id.parse::<i64>() else {
         return Err(not_found("Activity entry"));
     };
-    let Some(e) = console::activity_entry(state.db(), &tenant_id, id).await? else {
+    let Some(e) = listings::activity_entry(state.db(), &tenant_id, id).await? else {
         return Err(not_found("Activity entry"));
     };
     let page = EntryPage {

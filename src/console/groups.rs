@@ -17,7 +17,7 @@ use super::resource::{AttrSection, sections, timeline};
 use super::{ConsoleError, render};
 use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::store::console;
+use crate::store::listings;
 use crate::store::members;
 use crate::store::resources;
 use crate::store::sql::Table;
@@ -68,10 +68,10 @@ pub async fn list(
         query.last.as_deref() == Some("1"),
     );
     let db = state.db();
-    let page = console::groups_page(db, &tenant_id, search, &cursor, PAGE_SIZE).await?;
-    let total = console::groups_count(db, &tenant_id, None).await?;
+    let page = listings::groups_page(db, &tenant_id, search, &cursor, PAGE_SIZE).await?;
+    let total = listings::groups_count(db, &tenant_id, None).await?;
     let matching = match search {
-        Some(_) => console::groups_count(db, &tenant_id, search).await?,
+        Some(_) => listings::groups_count(db, &tenant_id, search).await?,
         None => total,
     };
     let href = |extra: &[(&str, &str)]| {

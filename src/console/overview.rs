@@ -15,7 +15,7 @@ use super::present::{When, thousands};
 use super::{ConsoleError, render};
 use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
-use crate::store::{admins, clients, console, format_time, grants, resources, tenants, tokens};
+use crate::store::{admins, clients, format_time, grants, listings, resources, tenants, tokens};
 
 /// Entra quarantines a provisioning job when more than 40% of its requests
 /// fail; the overview warns well before, once there are enough requests for
@@ -220,7 +220,7 @@ pub async fn show(state: AppState, current: CurrentAdmin) -> Result<Response, Co
     }
 
     let all_clients = clients::list(db, &tenant_id).await?;
-    let token_use = console::grant_token_use(db, &tenant_id).await?;
+    let token_use = listings::grant_token_use(db, &tenant_id).await?;
     let mut open_grants = Vec::new();
     for g in grants::list(db, &tenant_id).await? {
         if g.revoked_at.is_some() {
@@ -321,7 +321,7 @@ pub async fn show(state: AppState, current: CurrentAdmin) -> Result<Response, Co
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now)
         - Duration::hours(23);
-    let hourly = console::hourly_requests(db, &tenant_id, &format_time(since)).await?;
+    let hourly = listings::hourly_requests(db, &tenant_id, &format_time(since)).await?;
     let (bars, peak) = chart(&hourly, now);
     let requests: i64 = bars.iter().map(|b| b.requests).sum();
     let failures: i64 = bars.iter().map(|b| b.failures).sum();
@@ -345,7 +345,7 @@ pub async fn show(state: AppState, current: CurrentAdmin) -> Result<Response, Co
             },
         );
     }
-    let last_request = console::last_scim_request(db, &tenant_id)
+    let last_request = listings::last_scim_request(db, &tenant_id)
         .await?
         .map(|e| LogRow::new(&e, now));
 

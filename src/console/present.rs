@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::secret::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SECRET_TOKEN_PREFIX};
 use crate::store::activity::Recorded;
-use crate::store::console::Cursor;
+use crate::store::listings::Cursor;
 
 /// A stored time as a page shows it: exact (for `datetime` and the tooltip)
 /// and relative ("5 minutes ago").

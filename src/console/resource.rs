@@ -9,7 +9,7 @@ use super::ConsoleError;
 use super::activity::LogRow;
 use super::present::value_text;
 use crate::http::AppState;
-use crate::store::console::{self, ActivityFilter, LogCursor};
+use crate::store::listings::{self, ActivityFilter, LogCursor};
 
 /// Most timeline entries a resource page shows; the rest are in the log.
 pub const TIMELINE: i64 = 100;
@@ -159,8 +159,8 @@ pub async fn timeline(
         changes_only: true,
         ..ActivityFilter::default()
     };
-    let page =
-        console::activity_page(state.db(), tenant_id, &filter, LogCursor::Newest, TIMELINE).await?;
+    let page = listings::activity_page(state.db(), tenant_id, &filter, LogCursor::Newest, TIMELINE)
+        .await?;
     let now = Utc::now();
     Ok((
         page.rows.iter().map(|e| LogRow::new(e, now)).collect(),

@@ -21,7 +21,7 @@ use crate::console::session::CurrentAdmin;
 use crate::http::AppState;
 use crate::provision::mapping::{self, Derived};
 use crate::provision::recompute;
-use crate::store::console::{self, Cursor, UserFilter, UserRow, UserSort};
+use crate::store::listings::{self, Cursor, UserFilter, UserRow, UserSort};
 use crate::store::members::{self, Membership};
 use crate::store::resources;
 use crate::store::sql::Table;
@@ -193,7 +193,7 @@ pub async fn list(
         q.last.as_deref() == Some("1"),
     );
     let db = state.db();
-    let page = console::users_page(
+    let page = listings::users_page(
         db,
         &tenant_id,
         &filter,
@@ -204,9 +204,9 @@ pub async fn list(
     )
     .await?;
     let filtered = filter.search.is_some() || filter.active.is_some();
-    let total = console::users_count(db, &tenant_id, &UserFilter::default()).await?;
+    let total = listings::users_count(db, &tenant_id, &UserFilter::default()).await?;
     let matching = if filtered {
-        console::users_count(db, &tenant_id, &filter).await?
+        listings::users_count(db, &tenant_id, &filter).await?
     } else {
         total
     };
@@ -371,7 +371,7 @@ pub async fn export(
     let db = state.db().clone();
     // The first chunk is read before answering, so a failing database is an
     // error page rather than a broken download.
-    let first = console::users_page(
+    let first = listings::users_page(
         &db,
         &tenant_id,
         &settings.filter(),
@@ -399,7 +399,7 @@ pub async fn export(
             let Some((key, id)) = cursor else {
                 return Ok::<_, std::io::Error>(None);
             };
-            let page = console::users_page(
+            let page = listings::users_page(
                 &db,
                 &tenant_id,
                 &settings.filter(),

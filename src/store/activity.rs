@@ -356,3 +356,115 @@ pub async fn prune(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
     .await?;
     Ok(done.rows_affected())
 }
+
+/// A logged event, as the Connect page's status panel shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seen {
+    pub at: String,
+    pub actor_label: Option<String>,
+    pub detail: Option<String>,
+    pub status: i64,
+}
+
+/// The latest `operation` logged for a resource of the tenant.
+pub async fn latest_event(
+    db: &Db,
+    tenant_id: &str,
+    operation: &str,
+    resource_id: &str,
+) -> Result<Option<Seen>, SqlError> {
+    let row = sqlx::query(
+        "SELECT at, actor_label, detail, status FROM activity
+         WHERE tenant_id = $1 AND resource_id = $2 AND operation = $3
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(resource_id)
+    .bind(operation)
+    .fetch_optional(db.reader())
+    .await?;
+    row.map(|r| {
+        Ok(Seen {
+            at: r.try_get("at")?,
+            actor_label: r.try_get("actor_label")?,
+            detail: r.try_get("detail")?,
+            status: r.try_get("status")?,
+        })
+    })
+    .transpose()
+}
+
+/// A SCIM request as the status panel shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScimSeen {
+    pub at: String,
+    pub operation: String,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: i64,
+}
+
+/// Whose SCIM requests the status panel watches.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// Any access token issued to this OAuth client.
+    Client(&'a str),
+    /// This secret token.
+    Token(&'a str),
+}
+
+/// The first and the latest SCIM requests made with `caller`'s credentials
+/// since `since` (when the client or token was created, so that only the
+/// newest part of a large log is read), and how many there were.
+pub async fn scim_requests(
+    db: &Db,
+    tenant_id: &str,
+    caller: Caller<'_>,
+    since: &str,
+) -> Result<(Option<ScimSeen>, Option<ScimSeen>, i64), SqlError> {
+    let who = match caller {
+        Caller::Client(_) => {
+            "a.actor_id IN (SELECT t.id FROM api_tokens t WHERE t.tenant_id = $1 AND t.client_id = $3)"
+        }
+        Caller::Token(_) => "a.actor_id = $3",
+    };
+    let id = match caller {
+        Caller::Client(id) | Caller::Token(id) => id,
+    };
+    let base = format!(
+        "FROM activity a WHERE a.tenant_id = $1 AND a.at >= $2 AND a.actor_kind = 'token' AND {who}"
+    );
+    let pick = |order: &'static str| {
+        let sql = format!(
+            "SELECT a.at, a.operation, a.method, a.path, a.status {base} ORDER BY a.id {order} LIMIT 1"
+        );
+        async move {
+            let row = sqlx::query(&sql)
+                .bind(tenant_id)
+                .bind(since)
+                .bind(id)
+                .fetch_optional(db.reader())
+                .await?;
+            row.map(|r| {
+                Ok::<_, SqlError>(ScimSeen {
+                    at: r.try_get("at")?,
+                    operation: r.try_get("operation")?,
+                    method: r.try_get("method")?,
+                    path: r.try_get("path")?,
+                    status: r.try_get("status")?,
+                })
+            })
+            .transpose()
+        }
+    };
+    let first = pick("ASC").await?;
+    let latest = pick("DESC").await?;
+    let count: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n {base}"))
+        .bind(tenant_id)
+        .bind(since)
+        .bind(id)
+        .fetch_one(db.reader())
+        .await?
+        .try_get("n")?;
+    Ok((first, latest, count))
+}

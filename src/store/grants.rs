@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::Tx;
+use super::activity::{self, Actor, Entry};
 use super::events;
 use super::tokens::KIND_ACCESS;
 use super::{Db, SqlError, format_time, new_id, now};
@@ -485,4 +486,47 @@ pub async fn prune_codes(db: &Db, batch: i64) -> Result<u64, SqlError> {
     .execute(db.writer())
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Ends an OAuth connection: the grant and every access and refresh token it
+/// issued are revoked at once, and the revocation is logged, in one
+/// transaction. A client-credentials connection takes its client with it:
+/// otherwise the client would open a new one with its next token request.
+/// False when it was already revoked.
+pub async fn end_connection(db: &Db, grant: &Grant, actor: &Actor) -> Result<bool, SqlError> {
+    let mut tx = db.begin().await?;
+    let reason = format!("revoked by {} in the console", actor.label);
+    let revoked = revoke_grant(&mut tx, &grant.id, &reason).await?;
+    if revoked {
+        let client_too = grant.kind == KIND_CLIENT_CREDENTIALS
+            && sqlx::query(
+                "UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now())
+            .bind(&grant.client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+        let detail = if client_too {
+            format!(
+                "connection {} of client {} revoked with all its tokens; the client was revoked too, so its credentials get no new token",
+                grant.id, grant.client_id
+            )
+        } else {
+            format!(
+                "connection {} of client {} revoked with all its tokens",
+                grant.id, grant.client_id
+            )
+        };
+        activity::record(
+            &mut tx,
+            &Entry::security(&grant.tenant_id, actor, "oauth.grant.revoke")
+                .resource("Grant", &grant.id, &grant.client_id)
+                .detail(detail),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
 }

@@ -1,7 +1,11 @@
-//! Tenants: one customer organisation each.
+//! Tenants: one customer organisation each; the operator's list of them
+//! with their sizes, and a new tenant created with its first admin.
 
 use serde::Serialize;
+use sqlx::Row as _;
 
+use super::activity::{self, Actor, Entry};
+use super::admins::{self, Admin, AdminError};
 use super::{Db, SqlError, Tx, new_id, now};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -110,4 +114,86 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Tenant>, SqlError> {
         .fetch_optional(db.reader())
         .await?;
     row.as_ref().map(super::decode).transpose()
+}
+
+/// One row of the operator's tenant list.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantSummary {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: String,
+    pub users: i64,
+    pub groups: i64,
+    /// When the tenant's identity provider last called the SCIM API.
+    pub last_scim_at: Option<String>,
+}
+
+/// Every tenant with its size and last SCIM request, by slug.
+pub async fn summaries(db: &Db) -> Result<Vec<TenantSummary>, SqlError> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.slug, t.name, t.created_at,
+                (SELECT COUNT(*) FROM scim_users u WHERE u.tenant_id = t.id) AS user_count,
+                (SELECT COUNT(*) FROM scim_groups g WHERE g.tenant_id = t.id) AS group_count,
+                (SELECT MAX(a.at) FROM activity a
+                  WHERE a.tenant_id = t.id AND a.actor_kind = 'token') AS last_scim_at
+         FROM tenants t ORDER BY t.slug",
+    )
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TenantSummary {
+                id: r.try_get("id")?,
+                slug: r.try_get("slug")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                users: r.try_get("user_count")?,
+                groups: r.try_get("group_count")?,
+                last_scim_at: r.try_get("last_scim_at")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NewTenantError {
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+}
+
+impl From<SqlError> for NewTenantError {
+    fn from(e: SqlError) -> Self {
+        NewTenantError::Tenant(TenantError::Db(e))
+    }
+}
+
+/// Creates a tenant and its first admin together: a tenant nobody can sign
+/// in to is never left behind by a taken e-mail address.
+pub async fn create_with_admin(
+    db: &Db,
+    slug: &str,
+    name: &str,
+    admin_email: &str,
+    password_hash: &str,
+    actor: &Actor,
+) -> Result<(Tenant, Admin), NewTenantError> {
+    let mut tx = db.begin().await?;
+    let tenant = create_in(&mut tx, slug, name).await?;
+    activity::record(
+        &mut tx,
+        &Entry::security(&tenant.id, actor, "tenant.create")
+            .resource("Tenant", &tenant.id, &tenant.slug)
+            .detail(format!(
+                "tenant {} ({}) created by {}",
+                tenant.name, tenant.slug, actor.label
+            )),
+    )
+    .await?;
+    let admin =
+        admins::create_in(&mut tx, Some(&tenant.id), admin_email, password_hash, actor).await?;
+    tx.commit().await?;
+    Ok((tenant, admin))
 }

@@ -18,8 +18,8 @@ use super::{
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, render};
 use crate::http::AppState;
+use crate::store::activity::{self, Caller, ScimSeen};
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
-use crate::store::manage::{self, Caller};
 use crate::store::tokens::{self, KIND_SECRET, TokenInfo};
 
 /// Seconds between two refreshes of the status panel.
@@ -331,7 +331,7 @@ pub async fn status(
         .into_response())
 }
 
-fn scim_line(seen: &manage::ScimSeen) -> String {
+fn scim_line(seen: &ScimSeen) -> String {
     let request = match (&seen.method, &seen.path) {
         (Some(m), Some(p)) => format!("{m} {p}"),
         _ => seen.operation.clone(),
@@ -346,10 +346,10 @@ async fn client_status(
 ) -> Result<String, ConsoleError> {
     let db = state.db();
     let tenant = &current.tenant.id;
-    let consent = manage::latest_event(db, tenant, "oauth.consent.approve", &client.id).await?;
-    let issued = manage::latest_event(db, tenant, "oauth.token.issue", &client.id).await?;
+    let consent = activity::latest_event(db, tenant, "oauth.consent.approve", &client.id).await?;
+    let issued = activity::latest_event(db, tenant, "oauth.token.issue", &client.id).await?;
     let (first, latest, count) =
-        manage::scim_requests(db, tenant, Caller::Client(&client.id), &client.created_at).await?;
+        activity::scim_requests(db, tenant, Caller::Client(&client.id), &client.created_at).await?;
     let mut steps = vec![
         Step {
             title: "Authorize: consent approved",
@@ -381,7 +381,7 @@ async fn token_status(
     current: &TenantAdmin,
     token: &TokenInfo,
 ) -> Result<String, ConsoleError> {
-    let (first, latest, count) = manage::scim_requests(
+    let (first, latest, count) = activity::scim_requests(
         state.db(),
         &current.tenant.id,
         Caller::Token(&token.id),
@@ -394,11 +394,7 @@ async fn token_status(
     )
 }
 
-fn scim_step(
-    first: Option<&manage::ScimSeen>,
-    latest: Option<&manage::ScimSeen>,
-    count: i64,
-) -> Step {
+fn scim_step(first: Option<&ScimSeen>, latest: Option<&ScimSeen>, count: i64) -> Step {
     Step {
         title: "Test Connection: first SCIM request",
         done: first.is_some(),

@@ -21,7 +21,6 @@ use crate::http::AppState;
 use crate::store::admins;
 use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::grants::{self, KIND_AUTHORIZATION_CODE};
-use crate::store::manage;
 use crate::store::tokens::{self, KIND_SECRET};
 
 pub struct SecretRow {
@@ -378,7 +377,7 @@ pub async fn revoke_grant(
         Some(g) if g.tenant_id == current.tenant.id => g,
         _ => return Err(not_found("connection")),
     };
-    let text = if !manage::revoke_grant(state.db(), &grant, &current.actor()).await? {
+    let text = if !grants::end_connection(state.db(), &grant, &current.actor()).await? {
         "That connection was already revoked."
     } else if grant.kind == grants::KIND_CLIENT_CREDENTIALS {
         "Connection revoked: its access tokens stopped working at once, and its client was revoked so that its credentials get no new token. Create a new client to reconnect."

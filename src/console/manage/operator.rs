@@ -14,8 +14,7 @@ use crate::console::nav::Nav;
 use crate::console::{ConsoleError, CsrfForm, render, see_other};
 use crate::http::AppState;
 use crate::store::admins::{self, AdminError};
-use crate::store::manage::{self, NewTenantError};
-use crate::store::tenants::{self, TenantError};
+use crate::store::tenants::{self, NewTenantError, TenantError};
 
 pub struct TenantRow {
     pub slug: String,
@@ -46,7 +45,7 @@ async fn load(
     current: &Operator,
     error: Option<String>,
 ) -> Result<OperatorPage, ConsoleError> {
-    let tenants = manage::tenant_summaries(state.db())
+    let tenants = tenants::summaries(state.db())
         .await?
         .into_iter()
         .map(|t| TenantRow {
@@ -132,8 +131,7 @@ pub async fn create_tenant(
         .await
         .map_err(ConsoleError::internal)?;
     let created =
-        manage::create_tenant_with_admin(state.db(), &slug, &name, &email, &hash, &current.actor())
-            .await;
+        tenants::create_with_admin(state.db(), &slug, &name, &email, &hash, &current.actor()).await;
     let (tenant, admin) = match created {
         Ok(v) => v,
         Err(NewTenantError::Tenant(TenantError::Db(e)))

@@ -1,5 +1,5 @@
-//! Read queries of the console's pages: users, groups and the activity log
-//! page by page, and the overview's counts.
+//! Listings: users, groups and the activity log read page by page, with
+//! their counts, and the activity summaries of the overview.
 //!
 //! Lists use keyset paging: a page starts after (or ends before) the sort
 //! key and id of a row the previous page showed, so reading any page of a
