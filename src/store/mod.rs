@@ -304,6 +304,15 @@ impl Db {
         self.backend
     }
 
+    /// Refreshes PostgreSQL's planner statistics (after a bulk load, so
+    /// that the next queries use the indexes); SQLite needs nothing.
+    pub async fn analyze(&self) -> Result<(), SqlError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE").execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
     /// SQLite's inline reader (see [`direct`]); `None` on PostgreSQL.
     pub fn direct(&self) -> Option<&DirectReader> {
         self.direct.as_deref()
@@ -467,6 +476,28 @@ fn sqlite_url_with_create(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
+    }
+}
+
+/// Creates an empty PostgreSQL database `name` through the server at
+/// `admin_url` (the benchmarks' scratch databases). `name` must be a plain
+/// identifier: it is not quoted.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<(), SqlError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    Ok(())
+}
+
+/// Drops the PostgreSQL database `name` if it exists, closing its
+/// connections; failures are ignored (it is a scratch database).
+pub async fn drop_postgres_database(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
     }
 }
 

@@ -473,3 +473,25 @@ pub async fn totals(db: &Db, tenant_id: &str) -> Result<(i64, i64, i64), SqlErro
         row.try_get("groups")?,
     ))
 }
+
+/// The ids of a tenant's users in id order, `limit` of them from `offset`
+/// (the benchmarks address existing users with them).
+pub async fn user_ids(
+    db: &Db,
+    tenant_id: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<String>, SqlError> {
+    let rows = sqlx::query(
+        "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+    )
+    .bind(tenant_id)
+    .bind(limit as i64)
+    .bind(offset as i64)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, sqlx::Error>>()?)
+}

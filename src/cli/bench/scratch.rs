@@ -6,12 +6,11 @@
 use anyhow::Context as _;
 use scimgate_tools::bench::{ScratchDatabase, Tenant, Webhook, user_name};
 use serde_json::json;
-use sqlx::Row as _;
 
 use crate::store::activity::Actor;
 use crate::store::resources::{self, Indexed, Row};
 use crate::store::sql::Table;
-use crate::store::{Backend, Db, events, new_id, now, tenants, tokens, webhooks};
+use crate::store::{Db, events, new_id, now, tenants, tokens, webhooks};
 
 /// The database of one benchmark, connected.
 pub struct Scratch {
@@ -32,7 +31,9 @@ impl ScratchDatabase for Scratch {
         let (url, label, pg) = match postgres {
             Some(admin) => {
                 let name = format!("scimgate_bench_{}", uuid::Uuid::new_v4().simple());
-                create_pg_database(admin, &name).await?;
+                crate::store::create_postgres_database(admin, &name)
+                    .await
+                    .context("creating a scratch database on PostgreSQL")?;
                 let mut u = url::Url::parse(admin)?;
                 u.set_path(&format!("/{name}"));
                 (u.to_string(), "PostgreSQL", Some((admin.to_string(), name)))
@@ -53,7 +54,7 @@ impl ScratchDatabase for Scratch {
             }),
             Err(e) => {
                 if let Some((admin, name)) = &pg {
-                    drop_pg_database(admin, name).await;
+                    crate::store::drop_postgres_database(admin, name).await;
                 }
                 Err(e)
             }
@@ -124,23 +125,11 @@ impl ScratchDatabase for Scratch {
     }
 
     async fn analyze(&self) -> anyhow::Result<()> {
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("ANALYZE").execute(self.db.writer()).await?;
-        }
-        Ok(())
+        Ok(self.db.analyze().await?)
     }
 
     async fn user_ids(&self, tenant_id: &str, offset: usize) -> anyhow::Result<Vec<String>> {
-        Ok(sqlx::query(
-            "SELECT id FROM scim_users WHERE tenant_id = $1 ORDER BY id LIMIT 10000 OFFSET $2",
-        )
-        .bind(tenant_id)
-        .bind(offset as i64)
-        .fetch_all(self.db.reader())
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?)
+        Ok(resources::user_ids(&self.db, tenant_id, offset, 10_000).await?)
     }
 
     async fn create_webhook(&self, tenant_id: Option<&str>, url: &str) -> anyhow::Result<Webhook> {
@@ -174,26 +163,7 @@ impl ScratchDatabase for Scratch {
     async fn remove(self) {
         self.db.close().await;
         if let Some((admin, name)) = &self.pg {
-            drop_pg_database(admin, name).await;
+            crate::store::drop_postgres_database(admin, name).await;
         }
-    }
-}
-
-async fn create_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::{Connection as _, Executor as _};
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .context("connecting to PostgreSQL")?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    Ok(())
-}
-
-async fn drop_pg_database(admin: &str, name: &str) {
-    use sqlx::{Connection as _, Executor as _};
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await;
     }
 }
