@@ -16,7 +16,7 @@ use crate::store::listings::Cursor;
 pub struct When {
     /// The stored RFC 3339 value.
     pub iso: String,
-    /// `23 Nov 2026, 10:04 UTC`.
+    /// `23 Nov 2026, 10:04:05 UTC`.
     pub full: String,
     /// `5 minutes ago`, `in 3 days`.
     pub relative: String,

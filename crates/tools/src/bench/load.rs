@@ -264,8 +264,6 @@ fn summarize(
     }
 }
 
-/// Runs `count` requests built by `make(n)` at `concurrency`, bounded by
-/// `max_duration`.
 /// Up to 2,000 user creates, eight in flight, each with a new user name.
 pub async fn creates(
     client: &reqwest::Client,
@@ -296,6 +294,8 @@ pub async fn creates(
     .await
 }
 
+/// Runs `count` requests built by `make(n)` at `concurrency`, bounded by
+/// `max_duration`.
 async fn run_requests<F>(
     name: &str,
     concurrency: usize,
