@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::store::events::{self as store, NewEvent, Stored, types};
 use crate::store::members::{Changed, Named};
-use crate::store::{Backend, Db, SqlError};
+use crate::store::{Db, SqlError};
 
 /// `evt_` and the position, zero-padded so that ids sort as text in the
 /// order consumers must apply them.
@@ -271,7 +271,7 @@ const PRUNE_BATCH: i64 = 500;
 /// positions until the task is aborted; SQLite needs none (its single
 /// writer numbers events as they commit).
 pub fn spawn_publisher(db: Db) -> Option<tokio::task::JoinHandle<()>> {
-    (db.backend() == Backend::Postgres).then(|| tokio::spawn(publisher(db)))
+    store::needs_publisher(&db).then(|| tokio::spawn(publisher(db)))
 }
 
 /// Gives committed events their positions, every [`PUBLISH_EVERY`].

@@ -123,7 +123,7 @@ impl Entry {
 
 /// Writes an entry inside the caller's transaction.
 pub async fn record(tx: &mut Tx, entry: &Entry) -> Result<(), SqlError> {
-    insert(&mut **tx, entry).await
+    insert(tx.conn(), entry).await
 }
 
 /// Writes an entry on its own, for events with no change to pair with (a
@@ -215,7 +215,7 @@ pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), 
         for (at, entry) in chunk {
             q = bind(q, entry, at);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(tx.conn()).await?;
     }
     tx.commit().await
 }
@@ -279,7 +279,7 @@ pub async fn purge_older_than(db: &Db, days: i64) -> Result<u64, SqlError> {
 }
 
 /// A stored entry, as read back.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Recorded {
     pub id: i64,
     pub at: String,
@@ -302,43 +302,22 @@ pub struct Recorded {
     pub changes: Option<String>,
 }
 
+/// The columns a [`Recorded`] is read from.
+pub(super) const RECORDED_COLUMNS: &str =
+    "id, at, actor_kind, actor_id, actor_label, operation, resource_type,
+    resource_id, resource_label, status, outcome, detail, quirks, ignored_attributes, request_id,
+    latency_ms, method, path, changes";
+
 /// The newest entries of a tenant, newest first.
 pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded>, SqlError> {
-    let rows = sqlx::query(
-        "SELECT id, at, actor_kind, actor_id, actor_label, operation, resource_type, resource_id,
-                resource_label, status, outcome, detail, quirks, ignored_attributes,
-                request_id, latency_ms, method, path, changes
-         FROM activity WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {RECORDED_COLUMNS} FROM activity WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
+    ))
     .bind(tenant_id)
     .bind(limit)
     .fetch_all(db.reader())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Recorded {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor_kind: r.try_get("actor_kind")?,
-                actor_id: r.try_get("actor_id")?,
-                actor_label: r.try_get("actor_label")?,
-                operation: r.try_get("operation")?,
-                resource_type: r.try_get("resource_type")?,
-                resource_id: r.try_get("resource_id")?,
-                resource_label: r.try_get("resource_label")?,
-                status: r.try_get("status")?,
-                outcome: r.try_get("outcome")?,
-                detail: r.try_get("detail")?,
-                quirks: r.try_get("quirks")?,
-                ignored_attributes: r.try_get("ignored_attributes")?,
-                request_id: r.try_get("request_id")?,
-                latency_ms: r.try_get("latency_ms")?,
-                method: r.try_get("method")?,
-                path: r.try_get("path")?,
-                changes: r.try_get("changes")?,
-            })
-        })
-        .collect()
+    rows.iter().map(super::decode).collect()
 }
 
 /// Deletes up to `batch` of the oldest entries written before `cutoff`.

@@ -93,7 +93,7 @@ pub async fn create_in(
     .bind(password_hash)
     .bind(&admin.created_at)
     .bind(&admin.password_changed_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await
     .map_err(SqlError::from);
     match inserted {
@@ -217,7 +217,7 @@ pub async fn delete(db: &Db, admin: &Admin, actor: &Actor) -> Result<(), DeleteE
         db.backend().for_update()
     ))
     .bind(tenant_id)
-    .fetch_all(&mut *tx)
+    .fetch_all(tx.conn())
     .await?
     .iter()
     .map(|r| r.try_get("id"))
@@ -231,7 +231,7 @@ pub async fn delete(db: &Db, admin: &Admin, actor: &Actor) -> Result<(), DeleteE
     sqlx::query("DELETE FROM admins WHERE id = $1 AND tenant_id = $2")
         .bind(&admin.id)
         .bind(tenant_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     activity::record(
         &mut tx,
@@ -257,7 +257,7 @@ pub async fn reset_password(
         .bind(password_hash)
         .bind(now())
         .bind(&admin.id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     if let Some(tenant_id) = &admin.tenant_id {
         activity::record(

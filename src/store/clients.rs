@@ -127,7 +127,7 @@ pub async fn create(
     .bind(&client.name)
     .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
     .bind(&client.created_at)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     let (info, secret) = insert_secret(&mut tx, &client.id, secret_days).await?;
     activity::record(
@@ -183,7 +183,7 @@ async fn insert_secret(
     .bind(&info.hint)
     .bind(&info.created_at)
     .bind(&info.expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok((info, secret))
 }
@@ -226,7 +226,7 @@ pub async fn revoke_secret(
     .bind(now())
     .bind(secret_id)
     .bind(&client.id)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     if n > 0 {

@@ -111,7 +111,7 @@ pub async fn insert_one(tx: &mut Tx, event: &NewEvent) -> Result<(), SqlError> {
     .bind(super::now())
     .bind(event.data.as_str())
     .bind(event.previous.as_deref())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -166,7 +166,7 @@ pub async fn insert(tx: &mut Tx, at: &str, events: &[NewEvent]) -> Result<(), Sq
                 .bind(e.data.as_str())
                 .bind(e.previous.as_deref());
         }
-        q.execute(&mut **tx).await?;
+        q.execute(tx.conn()).await?;
     }
     Ok(())
 }
@@ -270,7 +270,7 @@ pub async fn publish(db: &Db, max: i64) -> Result<u64, SqlError> {
     }
     let mut tx = db.begin().await?;
     let published: i64 = sqlx::query("SELECT published FROM event_feed WHERE id = 1 FOR UPDATE")
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn())
         .await?
         .try_get("published")?;
     let n = sqlx::query(
@@ -281,17 +281,24 @@ pub async fn publish(db: &Db, max: i64) -> Result<u64, SqlError> {
     )
     .bind(published)
     .bind(max)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     if n > 0 {
         sqlx::query("UPDATE event_feed SET published = $1 WHERE id = 1")
             .bind(published + n as i64)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
     }
     tx.commit().await?;
     Ok(n)
+}
+
+/// Whether committed events wait for [`publish_committed`] to get their
+/// positions: on PostgreSQL, whose concurrent writers commit out of order.
+/// SQLite's single writer numbers events as they commit.
+pub fn needs_publisher(db: &Db) -> bool {
+    db.backend() == Backend::Postgres
 }
 
 /// Events one publishing pass positions at most.
@@ -342,12 +349,12 @@ pub async fn prune(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
     let n = sqlx::query(&format!("DELETE FROM events WHERE {p} > $1 AND {p} <= $2"))
         .bind(from)
         .bind(through)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
     sqlx::query("UPDATE event_feed SET pruned_through = $1 WHERE id = 1 AND pruned_through < $1")
         .bind(through)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     tx.commit().await?;
     Ok(n)

@@ -62,7 +62,7 @@ pub async fn create_grant(
     .bind(&g.kind)
     .bind(&g.scope)
     .bind(&g.created_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     events::insert_one(
         tx,
@@ -85,7 +85,7 @@ pub async fn grant_in_tx(tx: &mut Tx, id: &str) -> Result<Option<Grant>, SqlErro
         "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(super::decode).transpose()
 }
@@ -111,7 +111,7 @@ pub async fn client_credentials_grant(
     ))
     .bind(client_id)
     .bind(KIND_CLIENT_CREDENTIALS)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(super::decode).transpose()
 }
@@ -136,20 +136,20 @@ pub async fn revoke_grant(tx: &mut Tx, grant_id: &str, reason: &str) -> Result<b
     .bind(&at)
     .bind(reason)
     .bind(grant_id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
         .bind(&at)
         .bind(grant_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     sqlx::query(
         "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
     )
     .bind(&at)
     .bind(grant_id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     if n > 0
         && let Some(g) = grant_in_tx(tx, grant_id).await?
@@ -175,7 +175,7 @@ pub async fn touch_grant(tx: &mut Tx, grant_id: &str) -> Result<(), SqlError> {
     sqlx::query("UPDATE oauth_grants SET last_used_at = $1 WHERE id = $2")
         .bind(now())
         .bind(grant_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -231,7 +231,7 @@ pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlErro
          FROM oauth_codes WHERE code_hash = $1",
     )
     .bind(&hash)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let sent: i64 = row.try_get("redirect_uri_sent")?;
@@ -255,7 +255,7 @@ pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlErro
         )
         .bind(now())
         .bind(&hash)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
         if n == 0 {
@@ -272,7 +272,7 @@ pub async fn set_code_grant(tx: &mut Tx, value: &str, grant_id: &str) -> Result<
     sqlx::query("UPDATE oauth_codes SET grant_id = $1 WHERE code_hash = $2")
         .bind(grant_id)
         .bind(secret::hash(value))
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -309,7 +309,7 @@ pub async fn issue_access_token(
     .bind(format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)))
     .bind(&grant.id)
     .bind(&grant.client_id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(value)
 }
@@ -343,7 +343,7 @@ pub async fn issue_refresh_token(
     .bind(format_time(
         chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds),
     ))
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok((id, value))
 }
@@ -356,7 +356,7 @@ pub async fn refresh_by_value(tx: &mut Tx, value: &str) -> Result<Option<Refresh
         "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1{for_update}"
     ))
     .bind(secret::hash(value))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(super::decode).transpose()
 }
@@ -366,7 +366,7 @@ pub async fn refresh_by_id(tx: &mut Tx, id: &str) -> Result<Option<RefreshToken>
         "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(super::decode).transpose()
 }
@@ -380,7 +380,7 @@ pub async fn mark_refresh_used(tx: &mut Tx, id: &str, replaced_by: &str) -> Resu
     .bind(now())
     .bind(replaced_by)
     .bind(id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?
     .rows_affected()
         > 0)
@@ -391,7 +391,7 @@ pub async fn repoint_refresh(tx: &mut Tx, id: &str, replaced_by: &str) -> Result
     sqlx::query("UPDATE oauth_refresh_tokens SET replaced_by = $1 WHERE id = $2")
         .bind(replaced_by)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -402,7 +402,7 @@ pub async fn revoke_refresh(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
     )
     .bind(now())
     .bind(id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -464,7 +464,7 @@ pub async fn revoke_access_token(tx: &mut Tx, id: &str) -> Result<(), SqlError> 
     sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now())
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -504,7 +504,7 @@ pub async fn end_connection(db: &Db, grant: &Grant, actor: &Actor) -> Result<boo
             )
             .bind(now())
             .bind(&grant.client_id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?
             .rows_affected()
                 > 0;

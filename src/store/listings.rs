@@ -8,7 +8,7 @@
 
 use sqlx::Row as _;
 
-use super::activity::Recorded;
+use super::activity::{RECORDED_COLUMNS, Recorded};
 use super::sql::{Sql, SqlValue, like_pattern};
 use super::{Backend, Db, SqlError};
 
@@ -301,35 +301,6 @@ pub struct ActivityFilter {
 /// Resource types the log names; anything else in the resource filter is an id.
 const RESOURCE_TYPES: [&str; 5] = ["User", "Group", "Token", "Client", "Admin"];
 
-const ACTIVITY_COLUMNS: &str =
-    "id, at, actor_kind, actor_id, actor_label, operation, resource_type,
-    resource_id, resource_label, status, outcome, detail, quirks, ignored_attributes, request_id,
-    latency_ms, method, path, changes";
-
-fn recorded(r: &sqlx::any::AnyRow) -> Result<Recorded, SqlError> {
-    Ok(Recorded {
-        id: r.try_get("id")?,
-        at: r.try_get("at")?,
-        actor_kind: r.try_get("actor_kind")?,
-        actor_id: r.try_get("actor_id")?,
-        actor_label: r.try_get("actor_label")?,
-        operation: r.try_get("operation")?,
-        resource_type: r.try_get("resource_type")?,
-        resource_id: r.try_get("resource_id")?,
-        resource_label: r.try_get("resource_label")?,
-        status: r.try_get("status")?,
-        outcome: r.try_get("outcome")?,
-        detail: r.try_get("detail")?,
-        quirks: r.try_get("quirks")?,
-        ignored_attributes: r.try_get("ignored_attributes")?,
-        request_id: r.try_get("request_id")?,
-        latency_ms: r.try_get("latency_ms")?,
-        method: r.try_get("method")?,
-        path: r.try_get("path")?,
-        changes: r.try_get("changes")?,
-    })
-}
-
 /// Where a page of the activity log starts; the log is newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogCursor {
@@ -349,7 +320,7 @@ pub async fn activity_page(
     limit: i64,
 ) -> Result<Page<Recorded>, SqlError> {
     let mut sql = Sql::new(&format!(
-        "SELECT {ACTIVITY_COLUMNS} FROM activity WHERE tenant_id = "
+        "SELECT {RECORDED_COLUMNS} FROM activity WHERE tenant_id = "
     ));
     sql.bind_text(tenant_id);
     if let Some(outcome) = &filter.outcome {
@@ -400,7 +371,10 @@ pub async fn activity_page(
     sql.push(" LIMIT ");
     sql.bind(SqlValue::Int(limit + 1));
     let rows = sql.query().fetch_all(db.reader()).await?;
-    let mut rows = rows.iter().map(recorded).collect::<Result<Vec<_>, _>>()?;
+    let mut rows = rows
+        .iter()
+        .map(super::decode)
+        .collect::<Result<Vec<_>, _>>()?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(0);
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     if newer {
@@ -425,26 +399,26 @@ pub async fn activity_entry(
     id: i64,
 ) -> Result<Option<Recorded>, SqlError> {
     let row = sqlx::query(&format!(
-        "SELECT {ACTIVITY_COLUMNS} FROM activity WHERE tenant_id = $1 AND id = $2"
+        "SELECT {RECORDED_COLUMNS} FROM activity WHERE tenant_id = $1 AND id = $2"
     ))
     .bind(tenant_id)
     .bind(id)
     .fetch_optional(db.reader())
     .await?;
-    row.as_ref().map(recorded).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// The newest SCIM request of a tenant (SCIM callers are the only actors of
 /// kind `token`).
 pub async fn last_scim_request(db: &Db, tenant_id: &str) -> Result<Option<Recorded>, SqlError> {
     let row = sqlx::query(&format!(
-        "SELECT {ACTIVITY_COLUMNS} FROM activity WHERE tenant_id = $1 AND actor_kind = 'token'
+        "SELECT {RECORDED_COLUMNS} FROM activity WHERE tenant_id = $1 AND actor_kind = 'token'
          ORDER BY id DESC LIMIT 1"
     ))
     .bind(tenant_id)
     .fetch_optional(db.reader())
     .await?;
-    row.as_ref().map(recorded).transpose()
+    row.as_ref().map(super::decode).transpose()
 }
 
 /// SCIM requests and failures per hour since `since`: (hour as

@@ -60,7 +60,7 @@ pub async fn rules_locked(
     };
     let row = sqlx::query(&format!("{SELECT_RULES}{suffix}"))
         .bind(tenant_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?;
     row.as_ref().map(super::decode).transpose()
 }
@@ -107,7 +107,7 @@ pub async fn ensure_rules_row(
 /// Inserts or replaces the tenant's rules.
 pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result<(), SqlError> {
     upsert(
-        &mut **tx,
+        tx.conn(),
         tenant_id,
         r,
         "DO UPDATE SET role_attribute = excluded.role_attribute,
@@ -123,7 +123,7 @@ pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result
 pub async fn recompute_state(tx: &mut Tx, tenant_id: &str) -> Result<Option<String>, SqlError> {
     let row = sqlx::query("SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1")
         .bind(tenant_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?;
     Ok(match row {
         Some(r) => r.try_get("recompute_state")?,
@@ -140,7 +140,7 @@ pub async fn set_recompute_state(
     sqlx::query("UPDATE mapping_rules SET recompute_state = $1 WHERE tenant_id = $2")
         .bind(state)
         .bind(tenant_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -171,7 +171,7 @@ pub async fn set_derived(
     .bind(user_id)
     .bind(role)
     .bind(groups)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -238,7 +238,7 @@ pub async fn users_after_for_update(
         .bind(tenant_id)
         .bind(after_id)
         .bind(limit)
-        .fetch_all(&mut **tx)
+        .fetch_all(tx.conn())
         .await?;
     rows.iter().map(user_doc).collect()
 }
@@ -288,7 +288,7 @@ pub async fn update_derived(
         sql.push(" FROM v WHERE scim_users.tenant_id = ");
         sql.bind_text(tenant_id);
         sql.push(" AND scim_users.id = v.id");
-        sql.query().execute(&mut **tx).await?;
+        sql.query().execute(tx.conn()).await?;
     }
     Ok(())
 }

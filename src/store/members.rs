@@ -43,7 +43,7 @@ pub async fn resolve(
             sql.push(" AND id IN (");
             push_in_list(&mut sql, chunk);
             sql.push(")");
-            for row in sql.query().fetch_all(&mut **tx).await? {
+            for row in sql.query().fetch_all(tx.conn()).await? {
                 found.push((row.try_get("id")?, kind));
             }
         }
@@ -90,7 +90,7 @@ pub async fn add(
                 sql.binds.push(SqlValue::Text(value.to_string()));
             }
         }
-        added.extend(changed_rows(&sql.query().fetch_all(&mut **tx).await?)?);
+        added.extend(changed_rows(&sql.query().fetch_all(tx.conn()).await?)?);
     }
     Ok(added)
 }
@@ -111,7 +111,7 @@ pub async fn remove(
         sql.push(" AND member_id IN (");
         push_in_list(&mut sql, chunk);
         sql.push(") RETURNING member_id, member_type");
-        removed.extend(changed_rows(&sql.query().fetch_all(&mut **tx).await?)?);
+        removed.extend(changed_rows(&sql.query().fetch_all(tx.conn()).await?)?);
     }
     Ok(removed)
 }
@@ -128,7 +128,7 @@ pub async fn remove_all(
     )
     .bind(tenant_id)
     .bind(group_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     changed_rows(&rows)
 }
@@ -164,7 +164,7 @@ pub async fn describe(
         sql.push(" AND id IN (");
         push_in_list(&mut sql, chunk);
         sql.push(")");
-        for row in sql.query().fetch_all(&mut **tx).await? {
+        for row in sql.query().fetch_all(tx.conn()).await? {
             out.push(Named {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
@@ -182,7 +182,7 @@ pub async fn groups_of_in_tx(
     tenant_id: &str,
     member_ids: &[String],
 ) -> Result<Vec<(String, Named)>, SqlError> {
-    groups_of_on(tx, tenant_id, member_ids).await
+    groups_of_on(tx.conn(), tenant_id, member_ids).await
 }
 
 async fn groups_of_on(
@@ -289,7 +289,7 @@ pub async fn list_in_tx(
     let rows = sqlx::query(LIST_SQL)
         .bind(tenant_id)
         .bind(group_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(tx.conn())
         .await?;
     rows.iter().map(member_from_row).collect()
 }

@@ -71,11 +71,6 @@ macro_rules! from_sqlx {
 pub(crate) use from_sqlx;
 
 impl SqlError {
-    /// The database could not take the work in time (see [`Db::begin`]).
-    pub fn timed_out() -> SqlError {
-        SqlError(sqlx::Error::PoolTimedOut)
-    }
-
     /// Something read or about to be written is not what the store expects.
     pub fn invalid(message: impl Into<String>) -> SqlError {
         SqlError(sqlx::Error::Protocol(message.into()))
@@ -129,9 +124,9 @@ where
 
 /// A write transaction. It knows its database's kind, so that the store's
 /// functions taking one lock rows where the engine needs it (PostgreSQL's
-/// `FOR UPDATE`) without their callers knowing which engine it is. It
-/// dereferences to the connection, for running statements on it; dropped
-/// without [`Tx::commit`], it rolls back.
+/// `FOR UPDATE`) without their callers knowing which engine it is. Only
+/// the store runs statements on it ([`Tx::conn`]); dropped without
+/// [`Tx::commit`], it rolls back.
 pub struct Tx {
     inner: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
@@ -146,21 +141,12 @@ impl Tx {
         Ok(self.inner.rollback().await?)
     }
 
-    pub(crate) fn backend(&self) -> Backend {
+    pub(in crate::store) fn backend(&self) -> Backend {
         self.backend
     }
-}
 
-impl std::ops::Deref for Tx {
-    type Target = sqlx::AnyConnection;
-
-    fn deref(&self) -> &sqlx::AnyConnection {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+    /// The transaction's connection, for the store's statements.
+    pub(in crate::store) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.inner
     }
 }

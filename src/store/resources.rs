@@ -132,7 +132,7 @@ pub async fn get_for_update(
     ))
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(|r| from_row(table, r)).transpose()
 }
@@ -249,7 +249,7 @@ pub async fn insert(
             .bind(row.version)
             .bind(&row.created_at)
             .bind(&row.updated_at)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
             // A new user has no e-mail rows to replace: one statement
             // (and, on SQLite, one round trip to its connection) fewer.
@@ -271,7 +271,7 @@ pub async fn insert(
             .bind(row.version)
             .bind(&row.created_at)
             .bind(&row.updated_at)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         }
     }
@@ -303,7 +303,7 @@ pub async fn update(
             .bind(&row.doc)
             .bind(row.version)
             .bind(&row.updated_at)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
             replace_emails(tx, tenant_id, &row.id, &ix.emails).await?;
         }
@@ -321,7 +321,7 @@ pub async fn update(
             .bind(&row.doc)
             .bind(row.version)
             .bind(&row.updated_at)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         }
     }
@@ -346,7 +346,7 @@ pub async fn touch(
     .bind(id)
     .bind(version)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -360,7 +360,7 @@ async fn replace_emails(
     sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     insert_emails(tx, tenant_id, &email_rows(user_id, emails)).await
 }
@@ -402,7 +402,7 @@ pub(crate) async fn insert_emails(
             }
             .push(")");
         }
-        sql.query().execute(&mut **tx).await?;
+        sql.query().execute(tx.conn()).await?;
     }
     Ok(())
 }
@@ -425,24 +425,24 @@ pub async fn delete(
     .bind(tenant_id)
     .bind(id)
     .bind(super::now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     if table == Table::Groups {
         sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
             .bind(tenant_id)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
     } else {
         sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant_id)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
     }
     let n = sqlx::query(&format!(
@@ -451,7 +451,7 @@ pub async fn delete(
     ))
     .bind(tenant_id)
     .bind(id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     Ok(n > 0)

@@ -28,7 +28,7 @@ pub async fn issue_if_needed(db: &Db) -> Result<Option<String>, SqlError> {
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM setup_links WHERE expires_at <= $1")
         .bind(now())
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     sqlx::query("INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
         .bind(secret::hash(&token))
@@ -36,7 +36,7 @@ pub async fn issue_if_needed(db: &Db) -> Result<Option<String>, SqlError> {
         .bind(format_time(
             chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS),
         ))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     tx.commit().await?;
     Ok(Some(token))
@@ -97,7 +97,7 @@ pub async fn redeem(
         "SELECT token_hash FROM setup_links WHERE used_at IS NULL{}",
         db.backend().for_update()
     ))
-    .fetch_all(&mut *tx)
+    .fetch_all(tx.conn())
     .await?;
     let claimed = sqlx::query(
         "UPDATE setup_links SET used_at = $1
@@ -105,14 +105,14 @@ pub async fn redeem(
     )
     .bind(&at)
     .bind(secret::hash(token))
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     if claimed == 0 {
         return Err(RedeemError::Dead);
     }
     let operators: i64 = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE tenant_id IS NULL")
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn())
         .await?
         .try_get("n")?;
     if operators > 0 {
@@ -126,7 +126,7 @@ pub async fn redeem(
     let admin = admins::create_in(&mut tx, None, email, password_hash, &actor).await?;
     sqlx::query("UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL")
         .bind(&at)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     tx.commit().await?;
     Ok(admin)

@@ -120,7 +120,7 @@ pub async fn save(
         db.backend().for_update()
     ))
     .bind(tenant_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn())
     .await?
     .map(|r| {
         Ok::<_, SqlError>((
@@ -160,7 +160,7 @@ pub async fn save(
         .bind(&saved.secret_hint)
         .bind(i64::from(saved.enabled))
         .bind(&saved.updated_at)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     let secret_note = if change.client_secret.is_some() {
         "new client secret"
@@ -186,7 +186,7 @@ pub async fn remove(db: &Db, tenant_id: &str, actor: &Actor) -> Result<bool, Sql
     let mut tx = db.begin().await?;
     let n = sqlx::query("DELETE FROM tenant_sso WHERE tenant_id = $1")
         .bind(tenant_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
     if n > 0 {

@@ -83,7 +83,7 @@ pub async fn create_in(tx: &mut Tx, slug: &str, name: &str) -> Result<Tenant, Te
             .bind(&tenant.slug)
             .bind(&tenant.name)
             .bind(&tenant.created_at)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await
             .map_err(SqlError::from);
     match result {

@@ -60,7 +60,7 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
     )
     .bind(key)
     .bind(&at)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     // None when the pruner removed a stale row between the two statements
     // (on PostgreSQL, DO NOTHING does not lock it): a fresh start.
@@ -69,7 +69,7 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
         db.backend().for_update()
     ))
     .bind(key)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn())
     .await?;
     let (failures, window_start) = match row {
         Some(row) => {
@@ -108,7 +108,7 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
     .bind(failures)
     .bind(window_start)
     .bind(locked_until)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     tx.commit().await?;
     Ok(verdict)

@@ -87,7 +87,7 @@ pub async fn create_secret_token(
     .bind(&info.hint)
     .bind(&info.created_at)
     .bind(&info.expires_at)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     activity::record(
         &mut tx,
@@ -147,7 +147,7 @@ pub async fn revoke(db: &Db, id: &str, actor: &Actor) -> Result<bool, SqlError> 
         sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now())
             .bind(id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?
             .rows_affected();
     if changed > 0 {

@@ -135,12 +135,12 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, SqlError> {
     for table in ["webhook_deliveries", "webhook_streams"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE webhook_id = $1"))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
     }
     let n = sqlx::query("DELETE FROM webhooks WHERE id = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
     tx.commit().await?;
@@ -399,7 +399,7 @@ pub async fn save_progress(
     .bind(&s.webhook_id)
     .bind(&s.tenant_id)
     .bind(owner)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     if n != 1 {
@@ -435,7 +435,7 @@ async fn insert_deliveries(tx: &mut super::Tx, list: &[Delivery]) -> Result<(), 
                 .bind(d.error.as_deref())
                 .bind(d.response.as_deref());
         }
-        q.execute(&mut **tx).await?;
+        q.execute(tx.conn()).await?;
     }
     Ok(())
 }
