@@ -567,6 +567,14 @@ impl ResourceKind {
         }
     }
 
+    /// The extension schema of this kind with the URN `urn`, in any case.
+    pub fn extension_schema(self, urn: &str) -> Option<&'static Schema> {
+        self.extension_schemas()
+            .iter()
+            .copied()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
     /// `"User"` / `"Group"`, case-insensitively.
     pub fn from_name(s: &str) -> Option<Self> {
         if s.eq_ignore_ascii_case("User") {
