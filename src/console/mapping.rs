@@ -186,7 +186,7 @@ pub struct MappingPage {
     pub form: MappingForm,
     pub errors: Vec<(&'static str, String)>,
     pub choices: &'static [&'static str],
-    /// "2026-11-02 10:04 UTC by it-admin@…", or None for the defaults.
+    /// "2026-11-02 10:04:30 UTC by it-admin@…", or None for the defaults.
     pub saved: Option<String>,
     pub dry: Option<DryRunView>,
     pub defaults: (&'static str, &'static str, &'static str),

@@ -10,13 +10,31 @@ use crate::secret::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SECRET_TOKEN_PREF
 use crate::store::activity::Recorded;
 use crate::store::listings::Cursor;
 
+/// How every console page writes an exact time: `2026-11-23 10:04:05 UTC`.
+/// Year first, so that times read and sort the same in every locale.
+const EXACT: &str = "%Y-%m-%d %H:%M:%S UTC";
+
+/// A time as the console writes it exactly (see [`EXACT`]).
+pub fn exact(t: DateTime<Utc>) -> String {
+    t.format(EXACT).to_string()
+}
+
+/// A stored RFC 3339 time as the console writes it exactly; the stored text
+/// when it does not parse.
+pub fn exact_stored(stored: &str) -> String {
+    match DateTime::parse_from_rfc3339(stored) {
+        Ok(t) => exact(t.with_timezone(&Utc)),
+        Err(_) => stored.to_string(),
+    }
+}
+
 /// A stored time as a page shows it: exact (for `datetime` and the tooltip)
 /// and relative ("5 minutes ago").
 #[derive(Debug, Clone, Default)]
 pub struct When {
     /// The stored RFC 3339 value.
     pub iso: String,
-    /// `23 Nov 2026, 10:04:05 UTC`.
+    /// `2026-11-23 10:04:05 UTC`.
     pub full: String,
     /// `5 minutes ago`, `in 3 days`.
     pub relative: String,
@@ -29,7 +47,7 @@ impl When {
                 let t = t.with_timezone(&Utc);
                 When {
                     iso: stored.to_string(),
-                    full: t.format("%-d %b %Y, %H:%M:%S UTC").to_string(),
+                    full: exact(t),
                     relative: relative(t, now),
                 }
             }
@@ -405,7 +423,7 @@ mod tests {
             .with_timezone(&Utc);
         let w = When::new("2026-11-23T09:55:00.000Z", now);
         assert_eq!(w.relative, "5 minutes ago");
-        assert_eq!(w.full, "23 Nov 2026, 09:55:00 UTC");
+        assert_eq!(w.full, "2026-11-23 09:55:00 UTC");
         assert_eq!(
             When::new("2026-11-26T10:00:00.000Z", now).relative,
             "in 3 days"

@@ -293,16 +293,11 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// "2026-11-02 10:04 UTC" from a stored RFC 3339 time; the raw text when it
+/// "2026-11-02 10:04:30 UTC" from a stored RFC 3339 time (the console's
+/// one format, [`crate::console::present::exact`]); the raw text when it
 /// does not parse.
 pub fn when(rfc3339: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => t
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string(),
-        Err(_) => rfc3339.to_string(),
-    }
+    crate::console::present::exact_stored(rfc3339)
 }
 
 /// [`when`] of an optional time, or `none`.
@@ -395,8 +390,8 @@ mod tests {
     }
 
     #[test]
-    fn times_are_shown_in_utc_minutes() {
-        assert_eq!(when("2026-11-02T10:04:30.000Z"), "2026-11-02 10:04 UTC");
+    fn times_are_shown_in_the_one_format() {
+        assert_eq!(when("2026-11-02T10:04:30.000Z"), "2026-11-02 10:04:30 UTC");
         assert_eq!(when("garbage"), "garbage");
         assert_eq!(when_or(None, "never"), "never");
     }
