@@ -12,8 +12,8 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::{
-    HTMX_CONFIG, TenantAdmin, create_secret_token, htmx_href, no_store, not_found, parse_name,
-    when, when_or,
+    HTMX_CONFIG, TenantAdmin, TokenForm, create_secret_token, htmx_href, no_store, not_found,
+    parse_name, tenant_client, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, render};
@@ -158,18 +158,6 @@ impl ConnectPage {
     }
 }
 
-/// The client of this tenant, or a 404 (other tenants' ids included).
-async fn tenant_client(
-    state: &AppState,
-    current: &TenantAdmin,
-    id: &str,
-) -> Result<Client, ConsoleError> {
-    match clients::by_id(state.db(), id).await? {
-        Some(c) if c.tenant_id == current.tenant.id => Ok(c),
-        _ => Err(not_found("OAuth client")),
-    }
-}
-
 /// The secret token of this tenant, or a 404.
 async fn tenant_token(
     state: &AppState,
@@ -230,9 +218,8 @@ fn shown_token(token: TokenInfo, secret: Option<String>) -> TokenShown {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct CreateForm {
+pub struct ClientForm {
     name: Option<String>,
-    expires_in_days: Option<String>,
 }
 
 /// `POST /connect/client`: a client with Entra's redirect URIs; the page
@@ -240,7 +227,7 @@ pub struct CreateForm {
 pub async fn create_client(
     State(state): State<AppState>,
     current: TenantAdmin,
-    CsrfForm(form): CsrfForm<CreateForm>,
+    CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, ConsoleError> {
     let mut page = ConnectPage::new(&state, &current).await?;
     let name = match parse_name(form.name.as_deref(), "connection") {
@@ -277,22 +264,14 @@ pub async fn create_client(
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
-    CsrfForm(form): CsrfForm<CreateForm>,
+    CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Result<Response, ConsoleError> {
     let mut page = ConnectPage::new(&state, &current).await?;
-    let created = create_secret_token(
-        &state,
-        &current,
-        form.name.as_deref(),
-        form.expires_in_days.as_deref(),
-    )
-    .await?;
-    let (info, secret) = match created {
+    let (info, secret) = match create_secret_token(&state, &current, form).await? {
         Ok(v) => v,
-        Err(e) => {
-            page.error = Some(e);
-            page.token_name = form.name.unwrap_or_default();
-            page.token_days = form.expires_in_days.unwrap_or_default();
+        Err(refused) => {
+            (page.error, page.token_name, page.token_days) =
+                (Some(refused.error), refused.name, refused.days);
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };

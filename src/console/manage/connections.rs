@@ -12,14 +12,14 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{
-    TenantAdmin, create_secret_token, no_store, not_found, parse_name, set_notice, take_notice,
-    when, when_or,
+    TenantAdmin, TokenForm, create_secret_token, no_store, not_found, parse_name, set_notice,
+    take_notice, tenant_client, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
 use crate::http::AppState;
 use crate::store::admins;
-use crate::store::clients::{self, Client, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
+use crate::store::clients::{self, DEFAULT_SECRET_DAYS, ENTRA_REDIRECT_URIS};
 use crate::store::grants::{self, KIND_AUTHORIZATION_CODE};
 use crate::store::tokens::{self, KIND_SECRET};
 
@@ -287,18 +287,6 @@ pub async fn create_client(
     Ok(no_store(render(StatusCode::OK, &page)))
 }
 
-/// The client of this tenant, or a 404 (other tenants' ids included).
-async fn tenant_client(
-    state: &AppState,
-    current: &TenantAdmin,
-    id: &str,
-) -> Result<Client, ConsoleError> {
-    match clients::by_id(state.db(), id).await? {
-        Some(c) if c.tenant_id == current.tenant.id => Ok(c),
-        _ => Err(not_found("OAuth client")),
-    }
-}
-
 /// `POST /connections/clients/{id}/secrets`: a new secret beside the
 /// current ones, so Entra can be switched to it without downtime.
 pub async fn add_secret(
@@ -388,31 +376,17 @@ pub async fn revoke_grant(
     Ok(see_other("/connections"))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    name: Option<String>,
-    expires_in_days: Option<String>,
-}
-
 /// `POST /connections/tokens`
 pub async fn create_token(
     State(state): State<AppState>,
     current: TenantAdmin,
     CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Result<Response, ConsoleError> {
-    let created = create_secret_token(
-        &state,
-        &current,
-        form.name.as_deref(),
-        form.expires_in_days.as_deref(),
-    )
-    .await?;
-    let (info, secret) = match created {
+    let (info, secret) = match create_secret_token(&state, &current, form).await? {
         Ok(v) => v,
-        Err(e) => {
-            let mut page = load(&state, &current, Some(e)).await?;
-            page.token_name = form.name.unwrap_or_default();
-            page.token_days = form.expires_in_days.unwrap_or_default();
+        Err(refused) => {
+            let mut page = load(&state, &current, Some(refused.error)).await?;
+            (page.token_name, page.token_days) = (refused.name, refused.days);
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };

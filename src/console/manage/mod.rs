@@ -29,6 +29,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use tower_sessions::Session;
 
@@ -38,6 +39,7 @@ use crate::console::session::{CurrentAdmin, csrf_token};
 use crate::http::AppState;
 use crate::store::activity::Actor;
 use crate::store::admins::Admin;
+use crate::store::clients::{self, Client};
 use crate::store::tenants::{self, Tenant};
 use crate::store::tokens::{self, TokenInfo};
 
@@ -338,20 +340,52 @@ pub fn parse_name(raw: Option<&str>, what: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
+/// The client of this tenant, or a 404 (other tenants' ids included).
+pub async fn tenant_client(
+    state: &AppState,
+    current: &TenantAdmin,
+    id: &str,
+) -> Result<Client, ConsoleError> {
+    match clients::by_id(state.db(), id).await? {
+        Some(c) if c.tenant_id == current.tenant.id => Ok(c),
+        _ => Err(not_found("OAuth client")),
+    }
+}
+
+/// The secret-token form of the Connect and Connections pages.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    name: Option<String>,
+    expires_in_days: Option<String>,
+}
+
+/// A token form that was not valid: the message to show beside it and
+/// what was typed, to fill the form again.
+pub struct TokenRefused {
+    pub error: String,
+    pub name: String,
+    pub days: String,
+}
+
 /// Creates the secret token a form asks for, from its typed name and
 /// expiry in days: the token's record and the token itself (shown once),
-/// or, when the form is not valid, the message the page shows beside it.
+/// or, when the form is not valid, what the page shows to have it mended.
 pub async fn create_secret_token(
     state: &AppState,
     current: &TenantAdmin,
-    name: Option<&str>,
-    expires_in_days: Option<&str>,
-) -> Result<Result<(TokenInfo, String), String>, ConsoleError> {
-    let parsed =
-        parse_name(name, "token").and_then(|n| parse_days(expires_in_days).map(|d| (n, d)));
+    form: TokenForm,
+) -> Result<Result<(TokenInfo, String), TokenRefused>, ConsoleError> {
+    let parsed = parse_name(form.name.as_deref(), "token")
+        .and_then(|n| parse_days(form.expires_in_days.as_deref()).map(|d| (n, d)));
     let (name, days) = match parsed {
         Ok(v) => v,
-        Err(e) => return Ok(Err(e)),
+        Err(error) => {
+            return Ok(Err(TokenRefused {
+                error,
+                name: form.name.unwrap_or_default(),
+                days: form.expires_in_days.unwrap_or_default(),
+            }));
+        }
     };
     let (info, secret) = tokens::create_secret_token(
         state.db(),
