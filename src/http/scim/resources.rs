@@ -13,8 +13,8 @@ use super::body::ScimBody;
 use super::caller::{ScimCaller, ScimRequest};
 use super::params::{kind_of, names_member_sub_attributes, read_params, search_params};
 use super::response::{
-    ApiError, ApiResult, if_match, if_none_match_hits, not_modified, project, scim_json, scim_text,
-    with_resource_headers,
+    ApiError, ApiResult, bodiless, if_match, if_none_match_hits, project, resource_response,
+    scim_text, with_resource_headers,
 };
 use crate::http::AppState;
 use crate::http::audit::CallerSlot;
@@ -159,12 +159,9 @@ pub(super) async fn get_resource(
     }
     let r = provision::get(&ctx, kind, &id, related).await?;
     if if_none_match_hits(&headers, &r) {
-        return Ok(not_modified(&r));
+        return Ok(bodiless(StatusCode::NOT_MODIFIED, &r));
     }
-    Ok(with_resource_headers(
-        scim_json(StatusCode::OK, &project(kind, &r, &params)),
-        &r,
-    ))
+    Ok(resource_response(StatusCode::OK, kind, &r, &params))
 }
 
 /// A large group, written as it is read: the representation without
@@ -174,7 +171,7 @@ async fn stream_group(ctx: Ctx, id: String, params: &ListParams, headers: &Heade
     let kind = ResourceKind::Group;
     let r = provision::get(&ctx, kind, &id, false).await?;
     if if_none_match_hits(headers, &r) {
-        return Ok(not_modified(&r));
+        return Ok(bodiless(StatusCode::NOT_MODIFIED, &r));
     }
     let mut head = project(kind, &r, params).to_string();
     // `{…}` becomes `{…,"members":[`; a projection always keeps `id`.
@@ -219,10 +216,7 @@ pub(super) async fn create_resource(
     let params = read_params(query.as_deref())?;
     slot.recorded_by_provision();
     let r = provision::create(&ctx, kind, body).await?;
-    Ok(with_resource_headers(
-        scim_json(StatusCode::CREATED, &project(kind, &r, &params)),
-        &r,
-    ))
+    Ok(resource_response(StatusCode::CREATED, kind, &r, &params))
 }
 
 pub(super) async fn replace_resource(
@@ -237,10 +231,7 @@ pub(super) async fn replace_resource(
     let params = read_params(query.as_deref())?;
     slot.recorded_by_provision();
     let r = provision::replace(&ctx, kind, &id, body, if_match(&headers).as_deref()).await?;
-    Ok(with_resource_headers(
-        scim_json(StatusCode::OK, &project(kind, &r, &params)),
-        &r,
-    ))
+    Ok(resource_response(StatusCode::OK, kind, &r, &params))
 }
 
 pub(super) async fn patch_resource(
@@ -258,11 +249,7 @@ pub(super) async fn patch_resource(
     // Groups answer 204 as Entra expects (their member list can be huge);
     // a client that asks for attributes gets them.
     if kind == ResourceKind::Group && params.attributes.is_empty() {
-        let mut resp = StatusCode::NO_CONTENT.into_response();
-        if let Ok(v) = HeaderValue::from_str(&r.etag()) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(resp);
+        return Ok(bodiless(StatusCode::NO_CONTENT, &r));
     }
     let r = if kind == ResourceKind::Group {
         provision::get(
@@ -275,10 +262,7 @@ pub(super) async fn patch_resource(
     } else {
         r
     };
-    Ok(with_resource_headers(
-        scim_json(StatusCode::OK, &project(kind, &r, &params)),
-        &r,
-    ))
+    Ok(resource_response(StatusCode::OK, kind, &r, &params))
 }
 
 pub(super) async fn delete_resource(

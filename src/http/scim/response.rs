@@ -89,9 +89,21 @@ pub(super) fn project(kind: ResourceKind, r: &Resource, params: &ListParams) -> 
     }
 }
 
-/// `304 Not Modified` with the resource's ETag.
-pub(super) fn not_modified(r: &Resource) -> Response {
-    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+/// A resource as the answer: its JSON, reduced to the attributes asked
+/// for, with its ETag and Location.
+pub(super) fn resource_response(
+    status: StatusCode,
+    kind: ResourceKind,
+    r: &Resource,
+    params: &ListParams,
+) -> Response {
+    with_resource_headers(scim_json(status, &project(kind, r, params)), r)
+}
+
+/// An answer without a body (`304 Not Modified`, `204 No Content`) that
+/// carries the resource's ETag.
+pub(super) fn bodiless(status: StatusCode, r: &Resource) -> Response {
+    let mut resp = status.into_response();
     if let Ok(v) = HeaderValue::from_str(&r.etag()) {
         resp.headers_mut().insert(header::ETAG, v);
     }
