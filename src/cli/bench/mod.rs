@@ -138,5 +138,5 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn ceiling(args: CeilingArgs) -> anyhow::Result<()> {
-    bench::ceiling::serve(args.bind, args.token).await
+    bench::ceiling::serve(args.bind, args.token, crate::paths::SCIM_PREFIX).await
 }

@@ -11,10 +11,11 @@ use axum::routing::get;
 
 const BODY: &str = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}"#;
 
-pub async fn serve(bind: SocketAddr, token: String) -> anyhow::Result<()> {
+/// Serves the ceiling's `GET {scim_prefix}/Users` on `bind` until killed.
+pub async fn serve(bind: SocketAddr, token: String, scim_prefix: &str) -> anyhow::Result<()> {
     let expected = format!("Bearer {token}");
     let app = Router::new().route(
-        "/scim/v2/Users",
+        &format!("{scim_prefix}/Users"),
         get(move |headers: HeaderMap| {
             let ok = headers
                 .get(header::AUTHORIZATION)

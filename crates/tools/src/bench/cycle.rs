@@ -77,12 +77,9 @@ async fn one<D: ScratchDatabase>(
         db.seed_users(&tenant, 0, extra).await?;
     }
     db.close().await;
-    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
+    let server = Process::spawn::<D>(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
     let start = server.rss_anon_mib();
-    let mut o = sim::Options::new(
-        format!("{}{}", server.base, D::SCIM_PREFIX),
-        sim::AuthMode::SecretToken { token },
-    );
+    let mut o = sim::Options::new(server.scim.clone(), sim::AuthMode::SecretToken { token });
     o.users = users;
     o.groups = groups;
     o.incremental_fraction = 0.0;

@@ -194,12 +194,12 @@ async fn measure_cases<D: ScratchDatabase>(db: &D, users: usize) -> anyhow::Resu
     } = db.tenant("globex", "Globex").await?;
     eprintln!("seeding {users} users…");
     db.seed_users(&tenant, 0, users).await?;
-    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
+    let server = Process::spawn::<D>(&["serve"], &[("SCIMGATE_DATABASE_URL", db.url())])?;
     let pid = server.child.id();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .build()?;
-    let scim = |path: &str| format!("{}/scim/v2{path}", server.base);
+    let scim = |path: &str| format!("{}{path}", server.scim);
     let mut cases = Vec::new();
 
     // Eight unindexed filters and sorts at once.

@@ -119,16 +119,17 @@ pub enum Target {
     /// Entra's hot path: `GET /Users?filter=userName eq "…"`, hits (existing
     /// users) and misses (random names) alternating.
     HotPath {
-        base: String,
+        /// The SCIM base URL, `http://host:port/scim/v2`.
+        scim: String,
         token: String,
         users: usize,
     },
 }
 
 impl Target {
-    pub fn hot_path(base: &str, token: &str, users: usize) -> Target {
+    pub fn hot_path(scim: &str, token: &str, users: usize) -> Target {
         Target::HotPath {
-            base: base.to_string(),
+            scim: scim.to_string(),
             token: token.to_string(),
             users,
         }
@@ -136,7 +137,7 @@ impl Target {
 
     fn request(&self, client: &reqwest::Client, n: u64) -> reqwest::RequestBuilder {
         match self {
-            Target::HotPath { base, token, users } => {
+            Target::HotPath { scim, token, users } => {
                 let name = if n.is_multiple_of(2) && *users > 0 {
                     // Spread hits over the whole tenant.
                     super::user_name(((n / 2).wrapping_mul(7919) % *users as u64) as usize)
@@ -150,9 +151,7 @@ impl Target {
                 let q: String = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("filter", &filter)
                     .finish();
-                client
-                    .get(format!("{base}/scim/v2/Users?{q}"))
-                    .bearer_auth(token)
+                client.get(format!("{scim}/Users?{q}")).bearer_auth(token)
             }
         }
     }
@@ -267,12 +266,11 @@ fn summarize(
 /// Up to 2,000 user creates, eight in flight, each with a new user name.
 pub async fn creates(
     client: &reqwest::Client,
-    base: &str,
+    scim: &str,
     token: &str,
     name: &str,
     max_duration: Duration,
 ) -> LoadResult {
-    let scim = format!("{base}/scim/v2");
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let run_id = &run_id[..8];
     run_requests(name, 8, 2000, max_duration, |n| {
@@ -342,17 +340,16 @@ where
 /// member measurement (it is skipped with fewer).
 pub async fn writes(
     client: &reqwest::Client,
-    base: &str,
+    scim: &str,
     token: &str,
     seeded: usize,
     max_duration: Duration,
 ) -> anyhow::Result<Vec<LoadResult>> {
-    let scim = format!("{base}/scim/v2");
     let mut out = Vec::new();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let run_id = &run_id[..8];
 
-    out.push(creates(client, base, token, "create user c=8", max_duration).await);
+    out.push(creates(client, scim, token, "create user c=8", max_duration).await);
 
     // PATCH needs ids: read a page of seeded users.
     let page: serde_json::Value = client
@@ -390,8 +387,8 @@ pub async fn writes(
     }
 
     if seeded >= 11_000 {
-        let all = all_user_ids(client, &scim, token, 11_000).await?;
-        let gid = big_group(client, &scim, token, &all[..10_000], run_id).await?;
+        let all = all_user_ids(client, scim, token, 11_000).await?;
+        let gid = big_group(client, scim, token, &all[..10_000], run_id).await?;
         let extra = &all[10_000..];
         let adds = run_requests("add 1 member to 10k group c=8", 8, extra.len() as u64, max_duration, |n| {
             client

@@ -166,11 +166,14 @@ pub struct SizedResult {
 /// A `scimgate` child process.
 struct Process {
     child: Child,
-    pub base: String,
+    /// Its SCIM base URL, `http://host:port/scim/v2`.
+    pub scim: String,
 }
 
 impl Process {
-    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Process> {
+    /// Starts `scimgate` with `args` on a free port of the loopback; it
+    /// answers SCIM under `D`'s prefix.
+    fn spawn<D: ScratchDatabase>(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Process> {
         let addr = free_port()?;
         let exe = std::env::current_exe().context("locating the scimgate binary")?;
         let mut cmd = Command::new(exe);
@@ -190,7 +193,7 @@ impl Process {
         let child = cmd.spawn().context("starting a server process")?;
         let p = Process {
             child,
-            base: format!("http://{addr}"),
+            scim: format!("http://{addr}{}", D::SCIM_PREFIX),
         };
         wait_for(addr)?;
         Ok(p)
@@ -228,7 +231,7 @@ impl Process {
                     users,
                 };
                 wrk::run(
-                    &self.base,
+                    &self.scim,
                     &script,
                     concurrency,
                     opts.max_duration,
@@ -237,7 +240,7 @@ impl Process {
                 .await?
             }
             Generator::Builtin => {
-                let target = Arc::new(Target::hot_path(&self.base, bench.token, users));
+                let target = Arc::new(Target::hot_path(&self.scim, bench.token, users));
                 load::run(
                     bench.client,
                     &target,
@@ -348,8 +351,9 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
     // The ceiling: a handler doing nothing, loaded the same way over the
     // same loopback, alternating with the hot path so that both see the
     // same machine.
-    let ceiling_server = Process::spawn(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
-    let server = Process::spawn(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
+    let ceiling_server =
+        Process::spawn::<D>(&["bench-ceiling"], &[("SCIMGATE_BENCH_TOKEN", &token)])?;
+    let server = Process::spawn::<D>(&["serve"], &[("SCIMGATE_DATABASE_URL", url)])?;
     let mut ceiling = Vec::new();
     let mut hot_path = Vec::new();
     let mut seeded = 0;
@@ -359,7 +363,7 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
         seeded = seeded.max(size);
         db.analyze().await?;
         // One short warm-up so caches and pools are in their steady state.
-        let target = Arc::new(Target::hot_path(&server.base, &token, size));
+        let target = Arc::new(Target::hot_path(&server.scim, &token, size));
         load::run(&client, &target, 8, 500, Duration::from_secs(5)).await;
         let mut runs: Vec<(Vec<LoadResult>, Vec<LoadResult>)> = opts
             .concurrency
@@ -400,9 +404,9 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
         // so that the writes measured are not queued behind it.
         tokio::time::sleep(Duration::from_secs(5)).await;
         writes = match opts.generator {
-            Generator::Wrk => wrk_writes::<D>(&bench, &server, seeded).await?,
+            Generator::Wrk => wrk_writes(&bench, &server, seeded).await?,
             Generator::Builtin => {
-                load::writes(&client, &server.base, &token, seeded, opts.max_duration).await?
+                load::writes(&client, &server.scim, &token, seeded, opts.max_duration).await?
             }
         };
         for r in &writes {
@@ -413,7 +417,7 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
         // webhook, the same client both times).
         let without = load::creates(
             &client,
-            &server.base,
+            &server.scim,
             &token,
             "create user c=8, no webhook (own client)",
             opts.max_duration,
@@ -423,7 +427,7 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
         let w = webhook::measure(
             db,
             &client,
-            &server.base,
+            &server.scim,
             &token,
             &without,
             opts.max_duration,
@@ -433,7 +437,7 @@ async fn run_on<D: ScratchDatabase>(opts: &Options, db: &D) -> anyhow::Result<Re
         webhook = Some(w);
     }
     let webhook_cycle = match opts.webhook_cycle {
-        Some((users, groups)) => Some(webhook::cycle(db, &server.base, users, groups).await?),
+        Some((users, groups)) => Some(webhook::cycle(db, &server.scim, users, groups).await?),
         None => None,
     };
     let server_rss_mib = server.rss_mib();
@@ -465,7 +469,7 @@ async fn measure_writes(
     name: &str,
 ) -> anyhow::Result<LoadResult> {
     let before = server.cpu_seconds();
-    let mut r = wrk::run(&server.base, &script, 8, bench.opts.max_duration, bench.dir).await?;
+    let mut r = wrk::run(&server.scim, &script, 8, bench.opts.max_duration, bench.dir).await?;
     server.attribute_cpu(&mut r, before);
     r.name = name.to_string();
     Ok(r)
@@ -474,13 +478,13 @@ async fn measure_writes(
 /// Creates, PATCHes and single-member changes of a 10,000-member group
 /// (with at least 11,000 users seeded) at concurrency 8, from wrk, with
 /// the server's CPU time per request.
-async fn wrk_writes<D: ScratchDatabase>(
+async fn wrk_writes(
     bench: &Bench<'_>,
     server: &Process,
     seeded: usize,
 ) -> anyhow::Result<Vec<LoadResult>> {
     let client = bench.client;
-    let scim = format!("{}{}", server.base, D::SCIM_PREFIX);
+    let scim = &server.scim;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut out = Vec::new();
     out.push(
@@ -495,7 +499,7 @@ async fn wrk_writes<D: ScratchDatabase>(
         )
         .await?,
     );
-    let ids = load::all_user_ids(client, &scim, bench.token, 11_000.min(seeded)).await?;
+    let ids = load::all_user_ids(client, scim, bench.token, 11_000.min(seeded)).await?;
     if !ids.is_empty() {
         let some = &ids[..ids.len().min(1000)];
         out.push(
@@ -512,7 +516,7 @@ async fn wrk_writes<D: ScratchDatabase>(
         );
     }
     if ids.len() >= 11_000 {
-        let gid = load::big_group(client, &scim, bench.token, &ids[..10_000], &run_id).await?;
+        let gid = load::big_group(client, scim, bench.token, &ids[..10_000], &run_id).await?;
         out.push(
             measure_writes(
                 bench,

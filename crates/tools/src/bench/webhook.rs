@@ -94,7 +94,7 @@ async fn catch_up(state: &Mutex<Receiver>, expected: u64) -> u64 {
 pub async fn measure(
     db: &impl ScratchDatabase,
     client: &reqwest::Client,
-    base: &str,
+    scim: &str,
     token: &str,
     without: &LoadResult,
     max_duration: Duration,
@@ -105,7 +105,7 @@ pub async fn measure(
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let with = load::creates(
         client,
-        base,
+        scim,
         token,
         "create user c=8, one webhook",
         max_duration,
@@ -154,16 +154,13 @@ pub struct CycleReport {
 /// fresh tenant whose events go to one.
 pub async fn cycle(
     db: &impl ScratchDatabase,
-    base: &str,
+    scim: &str,
     users: usize,
     groups: usize,
 ) -> anyhow::Result<CycleReport> {
     use crate::sim;
     let options = |token: String| {
-        let mut o = sim::Options::new(
-            format!("{base}/scim/v2"),
-            sim::AuthMode::SecretToken { token },
-        );
+        let mut o = sim::Options::new(scim.to_string(), sim::AuthMode::SecretToken { token });
         o.users = users;
         o.groups = groups;
         o.incremental_fraction = 0.0;

@@ -89,7 +89,7 @@ function make(seq)
   else
     name = string.format("m%010d-miss@bench.example", (seq * 2654435761) % 4294967296)
   end
-  return wrk.format("GET", "/scim/v2/Users?filter=userName%20eq%20%22" .. name:gsub("@", "%%40") .. "%22")
+  return wrk.format("GET", wrk.path .. "/Users?filter=userName%20eq%20%22" .. name:gsub("@", "%%40") .. "%22")
 end
 "#
             ),
@@ -102,7 +102,7 @@ function make(seq)
   local body = '{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' .. name ..
     '","active":true,"emails":[{{"type":"work","value":"' .. name .. '","primary":true}}],' ..
     '"name":{{"givenName":"New","familyName":"User ' .. seq .. '"}}}}'
-  return wrk.format("POST", "/scim/v2/Users", nil, body)
+  return wrk.format("POST", wrk.path .. "/Users", nil, body)
 end
 "#,
                 run = lua_str(run_id)
@@ -114,7 +114,7 @@ wrk.headers["Content-Type"] = "application/scim+json"
 function make(seq)
   local id = ids[(seq % #ids) + 1]
   local body = '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"Replace","path":"title","value":"Title ' .. seq .. '"}}]}}'
-  return wrk.format("PATCH", "/scim/v2/Users/" .. id, nil, body)
+  return wrk.format("PATCH", wrk.path .. "/Users/" .. id, nil, body)
 end
 "#,
                 ids = lua_list(ids)
@@ -131,7 +131,7 @@ function make(seq)
     op = "Remove"
   end
   local body = '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"' .. op .. '","path":"members","value":[{{"value":"' .. id .. '"}}]}}]}}'
-  return wrk.format("PATCH", "/scim/v2/Groups/" .. group, nil, body)
+  return wrk.format("PATCH", wrk.path .. "/Groups/" .. group, nil, body)
 end
 "#,
                 ids = lua_list(ids),
@@ -187,12 +187,13 @@ struct Summary {
     max: u64,
 }
 
-/// Runs wrk against `base` (`http://host:port`) with `connections` open
+/// Runs wrk against `scim` (`http://host:port/scim/v2`, which the scripts
+/// read back as `wrk.path` to build their paths) with `connections` open
 /// connections for `duration` and reads its summary. Two wrk threads (one
 /// for a single connection): the machine's cores are shared with the
 /// server, as with any generator on the same machine.
 pub async fn run(
-    base: &str,
+    scim: &str,
     script: &Script<'_>,
     connections: usize,
     duration: Duration,
@@ -213,7 +214,7 @@ pub async fn run(
         .arg("30s")
         .arg("-s")
         .arg(&path)
-        .arg(format!("{base}/scim/v2/Users"))
+        .arg(scim)
         .kill_on_drop(true);
     let out = cmd.output().await.context("running wrk")?;
     let _ = std::fs::remove_file(&path);
