@@ -6,21 +6,21 @@
 
 use std::time::Duration;
 
-use scimgate::provision::represent;
 use scimgate::store::activity::{self, Actor};
-use scimgate::store::resources::{self, Row};
+use scimgate::store::resources::{self};
 use scimgate::store::sql::Table;
-use scimgate::store::{bulk, clients, format_time, tokens};
-use scraper::{ElementRef, Html, Selector};
+use scimgate::store::{clients, format_time, tokens};
+use scraper::{ElementRef, Html};
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PASSWORD, create_admin, expect_html, location, main_text};
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::TestApp;
 use crate::on_both_databases;
+use crate::pages::{
+    ENTERPRISE, GROUP, USER, admin_browser, attr, page, pager_link, sel, text_of, texts,
+};
+use crate::seed::seed_users;
 
-pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 on_both_databases!(
@@ -34,55 +34,6 @@ on_both_databases!(
     activity_is_filtered_paged_and_explained,
     another_tenants_ids_are_not_found,
 );
-
-/// Signs an admin of the app's tenant in; returns the browser.
-pub async fn admin_browser(app: &TestApp) -> Browser {
-    create_admin(app, Some(&app.tenant.id), "admin@acme.example").await;
-    let browser = Browser::fresh(app);
-    browser.sign_in("admin@acme.example", PASSWORD).await;
-    browser
-}
-
-/// GETs a page and asserts it is a 200 HTML page.
-#[track_caller]
-pub fn page(reply: Reply) -> Html {
-    reply.expect(200);
-    expect_html(&reply);
-    Html::parse_document(&reply.text)
-}
-
-pub fn sel(s: &str) -> Selector {
-    Selector::parse(s).unwrap()
-}
-
-pub fn text_of(el: ElementRef<'_>) -> String {
-    el.text()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The texts of every element matching `css`.
-pub fn texts(doc: &Html, css: &str) -> Vec<String> {
-    doc.select(&sel(css)).map(text_of).collect()
-}
-
-pub fn attr(doc: &Html, css: &str, name: &str) -> Option<String> {
-    doc.select(&sel(css))
-        .next()
-        .and_then(|e| e.value().attr(name))
-        .map(str::to_string)
-}
-
-/// The link of a pager button ("Next ›", "‹ Previous", "« First", "Last »").
-pub fn pager_link(doc: &Html, label: &str) -> Option<String> {
-    doc.select(&sel("nav.pager a"))
-        .find(|a| text_of(*a).contains(label))
-        .and_then(|a| a.value().attr("href"))
-        .map(str::to_string)
-}
 
 async fn create_full_user(app: &TestApp, user_name: &str, body: Value) -> String {
     let mut b = json!({"schemas": [USER, ENTERPRISE], "userName": user_name, "active": true});
@@ -580,33 +531,6 @@ async fn first_id(app: &TestApp, user_name: &str) -> String {
         .await;
     r.expect(200);
     r.body["Resources"][0]["id"].as_str().unwrap().to_string()
-}
-
-/// Inserts users straight through the store, in one transaction: for
-/// volumes the SCIM API would take minutes to create.
-pub async fn seed_users(app: &TestApp, tenant_id: &str, n: usize, doc: impl Fn(usize) -> Value) {
-    let at = scimgate::store::now();
-    let users: Vec<(Row, resources::Indexed)> = (0..n)
-        .map(|i| {
-            let doc = doc(i);
-            let ix = represent::indexed(scim::ResourceKind::User, &doc);
-            let row = Row {
-                id: scimgate::store::new_id(),
-                doc: doc.to_string(),
-                version: 1,
-                created_at: at.clone(),
-                updated_at: at.clone(),
-                derived_role: None,
-                derived_groups: None,
-            };
-            (row, ix)
-        })
-        .collect();
-    let mut tx = app.db.begin().await.unwrap();
-    bulk::insert_users(&mut tx, tenant_id, &users)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
 }
 
 async fn users_csv_export_escapes_and_defuses_formulas(app: TestApp) {

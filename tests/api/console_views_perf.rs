@@ -12,8 +12,9 @@ use scimgate::console::present::encode_cursor;
 use serde_json::json;
 use sqlx::Row as _;
 
-use crate::console_views::{USER, admin_browser, page, pager_link, seed_users, texts};
 use crate::helpers::{Backend, TestApp};
+use crate::pages::{USER, admin_browser, page, pager_link, texts};
+use crate::seed::seed_users;
 
 // As `on_both_databases!`, but ignored unless asked for.
 mod users_page_at_100k_users {

@@ -604,7 +604,7 @@ async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 async fn group_listings_carry_a_bounded_number_of_members() {
     let app = TestApp::spawn_sqlite().await;
     const PER_GROUP: usize = 6_000;
-    crate::console_views::seed_users(
+    crate::seed::seed_users(
         &app,
         &app.tenant.id,
         PER_GROUP + 2,
@@ -712,7 +712,7 @@ async fn deep_and_long_json_bodies_are_answered_and_bounded() {
 /// of a materialised representation, with its ETag; projections work.
 async fn a_large_group_is_answered_a_page_at_a_time(app: TestApp) {
     const N: usize = 12_345;
-    crate::console_views::seed_users(&app, &app.tenant.id, N, |i| {
+    crate::seed::seed_users(&app, &app.tenant.id, N, |i| {
         serde_json::json!({"userName": format!("s{i:05}@acme.example"), "displayName": format!("S \"{i}\"")})
     })
     .await;

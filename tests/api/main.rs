@@ -3,6 +3,8 @@
 
 mod browser;
 mod helpers;
+mod pages;
+mod seed;
 
 mod conformance_regressions;
 mod consent;

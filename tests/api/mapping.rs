@@ -547,7 +547,7 @@ async fn rules_of_one_tenant_never_touch_another(app: TestApp) {
 }
 
 async fn writes_during_a_save_end_with_the_new_rules(app: TestApp) {
-    crate::console_views::seed_users(&app, &app.tenant.id, 3000, |i| {
+    crate::seed::seed_users(&app, &app.tenant.id, 3000, |i| {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": format!("seed{i:05}@acme.example"),
@@ -626,7 +626,7 @@ async fn start_a_long_save(
     app: &TestApp,
     n: usize,
 ) -> tokio::task::JoinHandle<Result<recompute::Saved, scimgate::store::SqlError>> {
-    crate::console_views::seed_users(app, &app.tenant.id, n, |i| {
+    crate::seed::seed_users(app, &app.tenant.id, n, |i| {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": format!("eng{i:05}@acme.example"),

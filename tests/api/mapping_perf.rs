@@ -12,8 +12,9 @@ use scimgate::store::activity::Actor;
 use serde_json::json;
 
 use crate::console_admin::scalar;
-use crate::console_views::{USER, seed_users};
 use crate::helpers::{Backend, TestApp};
+use crate::pages::USER;
+use crate::seed::seed_users;
 
 // As `on_both_databases!`, but ignored unless asked for.
 mod recompute_at_100k_users {
