@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use scimgate::store::activity::{self, Recorded};
+use scimgate::store::activity::{self, Actor, Entry, Recorded};
 
 use crate::helpers::TestApp;
 use crate::on_both_databases;
@@ -13,6 +13,7 @@ on_both_databases!(
     every_read_is_logged_once_in_batches,
     rejected_bodies_are_logged_as_failures,
     long_paths_and_filters_are_stored_cut,
+    a_large_batch_is_stored_whole_and_in_order,
 );
 
 /// Polls the log until `pred` holds (bounded: 10 s), since reads are
@@ -127,4 +128,38 @@ async fn long_paths_and_filters_are_stored_cut(app: TestApp) {
         "{}",
         detail.len()
     );
+}
+
+/// A batch longer than one multi-row INSERT: two full INSERTs and a
+/// remainder written row by row. Every entry is stored once, with its
+/// fields, in the order given.
+async fn a_large_batch_is_stored_whole_and_in_order(app: TestApp) {
+    let actor = Actor::token("tok_batch", "batch");
+    let at = scimgate::store::now();
+    let entries: Vec<(String, Entry)> = (0..250)
+        .map(|i| {
+            let mut e = Entry::new(&app.tenant.id, &actor, "user.list", 200)
+                .detail(format!("batch entry {i}"));
+            e.latency_ms = Some(i);
+            (at.clone(), e)
+        })
+        .collect();
+    activity::record_batch(&app.db, entries).await.unwrap();
+    let stored: Vec<Recorded> = activity::recent(&app.db, &app.tenant.id, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.actor_id.as_deref() == Some("tok_batch"))
+        .collect();
+    assert_eq!(stored.len(), 250, "each entry exactly once");
+    // Newest first: the last entry given has the highest id.
+    for (n, e) in stored.iter().rev().enumerate() {
+        assert_eq!(
+            e.detail.as_deref(),
+            Some(format!("batch entry {n}").as_str())
+        );
+        assert_eq!(e.latency_ms, Some(n as i64));
+        assert_eq!(e.status, 200);
+        assert_eq!(e.at, at);
+    }
 }
