@@ -198,18 +198,6 @@ pub struct EntryPage {
     pub detail: Option<String>,
 }
 
-/// An id of another tenant, or of nothing, is the same "not found".
-pub fn not_found(what: &str) -> ConsoleError {
-    ConsoleError::new(
-        StatusCode::NOT_FOUND,
-        format!("{what} not found"),
-        format!(
-            "There is no such {} in this tenant. It may have been deleted; go back to the list and search for it.",
-            what.to_lowercase()
-        ),
-    )
-}
-
 /// `GET /activity/{id}`
 pub async fn show(
     State(state): State<AppState>,
@@ -218,10 +206,10 @@ pub async fn show(
 ) -> Result<Response, ConsoleError> {
     let tenant_id = tenant_of(&current)?.to_string();
     let Ok(id) = id.parse::<i64>() else {
-        return Err(not_found("Activity entry"));
+        return Err(ConsoleError::not_found("activity entry"));
     };
     let Some(e) = listings::activity_entry(state.db(), &tenant_id, id).await? else {
-        return Err(not_found("Activity entry"));
+        return Err(ConsoleError::not_found("activity entry"));
     };
     let page = EntryPage {
         nav: Nav::build(&state, &current, Section::Activity).await?,

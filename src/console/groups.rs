@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::activity::{LogRow, not_found};
+use super::activity::LogRow;
 use super::nav::{Nav, Section, tenant_of};
 use super::present::{Pager, When, cursor_from, encode_cursor, query_string, redact, thousands};
 use super::resource::{AttrSection, sections, timeline};
@@ -159,7 +159,7 @@ pub async fn show(
     let tenant_id = tenant_of(&current)?.to_string();
     let db = state.db();
     let Some(row) = resources::get(db, Table::Groups, &tenant_id, &id).await? else {
-        return Err(not_found("Group"));
+        return Err(ConsoleError::not_found("group"));
     };
     let count = members::count(db, &tenant_id, &row.id).await?;
     let pages = ((count + MEMBERS_PAGE_SIZE - 1) / MEMBERS_PAGE_SIZE).max(1);

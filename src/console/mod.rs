@@ -66,6 +66,19 @@ impl ConsoleError {
         Self::new(StatusCode::BAD_REQUEST, title, message)
     }
 
+    /// The console's one "no such thing in your tenant" page (`what` in
+    /// lower case: "user", "secret token"). Ids of other tenants get it
+    /// too, so they cannot be told apart from ids that do not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("No such {what}"),
+            format!(
+                "There is no {what} with this id in your tenant. It may have been removed; go back to the list and reload it."
+            ),
+        )
+    }
+
     pub fn forbidden(title: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, title, message)
     }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::activity::{LogRow, not_found};
+use super::activity::LogRow;
 use super::nav::{Nav, Section, tenant_of};
 use super::present::{Pager, When, cursor_from, encode_cursor, query_string, redact, thousands};
 use super::resource::{AttrSection, sections, timeline};
@@ -471,7 +471,7 @@ pub async fn show(
     let tenant_id = tenant_of(&current)?.to_string();
     let db = state.db();
     let Some(row) = resources::get(db, Table::Users, &tenant_id, &id).await? else {
-        return Err(not_found("User"));
+        return Err(ConsoleError::not_found("user"));
     };
     let groups = members::groups_of(db, &tenant_id, std::slice::from_ref(&row.id)).await?;
     let doc: Value = serde_json::from_str(&row.doc).unwrap_or(Value::Null);

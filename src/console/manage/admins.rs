@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::connections::SecretPage;
-use super::{TenantAdmin, no_store, not_found, set_notice, take_notice, when};
+use super::{TenantAdmin, no_store, set_notice, take_notice, when};
 use crate::console::nav::{Nav, Section};
 use crate::console::session;
 use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
@@ -190,7 +190,7 @@ async fn tenant_admin(
 ) -> Result<Admin, ConsoleError> {
     match admins::by_id(state.db(), id).await? {
         Some(a) if a.tenant_id.as_deref() == Some(current.tenant.id.as_str()) => Ok(a),
-        _ => Err(not_found("admin")),
+        _ => Err(ConsoleError::not_found("admin")),
     }
 }
 
@@ -204,7 +204,7 @@ pub async fn remove(
     let target = tenant_admin(&state, &current, &id).await?;
     match admins::delete(state.db(), &target, &current.actor()).await {
         Ok(()) => {}
-        Err(DeleteError::NotFound) => return Err(not_found("admin")),
+        Err(DeleteError::NotFound) => return Err(ConsoleError::not_found("admin")),
         Err(DeleteError::LastAdmin(email)) => {
             return Err(ConsoleError::new(
                 StatusCode::CONFLICT,

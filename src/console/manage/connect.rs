@@ -12,8 +12,8 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::{
-    HTMX_CONFIG, TenantAdmin, TokenForm, create_secret_token, htmx_href, no_store, not_found,
-    parse_name, tenant_client, when, when_or,
+    HTMX_CONFIG, TenantAdmin, TokenForm, create_secret_token, htmx_href, no_store, parse_name,
+    tenant_client, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, render};
@@ -166,7 +166,7 @@ async fn tenant_token(
 ) -> Result<TokenInfo, ConsoleError> {
     match tokens::by_id(state.db(), id).await? {
         Some(t) if t.tenant_id == current.tenant.id && t.kind == KIND_SECRET => Ok(t),
-        _ => Err(not_found("secret token")),
+        _ => Err(ConsoleError::not_found("secret token")),
     }
 }
 

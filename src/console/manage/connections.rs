@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{
-    TenantAdmin, TokenForm, create_secret_token, no_store, not_found, parse_name, set_notice,
-    take_notice, tenant_client, when, when_or,
+    TenantAdmin, TokenForm, create_secret_token, no_store, parse_name, set_notice, take_notice,
+    tenant_client, when, when_or,
 };
 use crate::console::nav::{Nav, Section};
 use crate::console::{ConsoleError, CsrfForm, CsrfOnly, render, see_other};
@@ -332,7 +332,7 @@ pub async fn revoke_secret(
     let client = tenant_client(&state, &current, &id).await?;
     let secrets = clients::secrets(state.db(), &client.id).await?;
     let Some(secret) = secrets.iter().find(|s| s.id == secret_id) else {
-        return Err(not_found("client secret"));
+        return Err(ConsoleError::not_found("client secret"));
     };
     if clients::revoke_secret(state.db(), &client, &secret_id, &current.actor()).await? {
         set_notice(
@@ -363,7 +363,7 @@ pub async fn revoke_grant(
 ) -> Result<Response, ConsoleError> {
     let grant = match grants::grant(state.db(), &id).await? {
         Some(g) if g.tenant_id == current.tenant.id => g,
-        _ => return Err(not_found("connection")),
+        _ => return Err(ConsoleError::not_found("connection")),
     };
     let text = if !grants::end_connection(state.db(), &grant, &current.actor()).await? {
         "That connection was already revoked."
@@ -419,7 +419,7 @@ pub async fn revoke_token(
 ) -> Result<Response, ConsoleError> {
     let token = match tokens::by_id(state.db(), &id).await? {
         Some(t) if t.tenant_id == current.tenant.id && t.kind == KIND_SECRET => t,
-        _ => return Err(not_found("secret token")),
+        _ => return Err(ConsoleError::not_found("secret token")),
     };
     if token.revoked_at.is_some() {
         set_notice(

@@ -24,9 +24,9 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -261,18 +261,6 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// The "no such thing in your tenant" page: ids of other tenants get it too,
-/// so they cannot be told apart from ids that do not exist.
-pub fn not_found(what: &str) -> ConsoleError {
-    ConsoleError::new(
-        StatusCode::NOT_FOUND,
-        format!("No such {what}"),
-        format!(
-            "There is no {what} with this id in your tenant. It may have been removed; go back to the list and reload it."
-        ),
-    )
-}
-
 /// Session key of the one-line notice shown on the next page (never a secret).
 const NOTICE: &str = "manage_notice";
 
@@ -348,7 +336,7 @@ pub async fn tenant_client(
 ) -> Result<Client, ConsoleError> {
     match clients::by_id(state.db(), id).await? {
         Some(c) if c.tenant_id == current.tenant.id => Ok(c),
-        _ => Err(not_found("OAuth client")),
+        _ => Err(ConsoleError::not_found("OAuth client")),
     }
 }
 
