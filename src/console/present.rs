@@ -19,13 +19,18 @@ pub fn exact(t: DateTime<Utc>) -> String {
     t.format(EXACT).to_string()
 }
 
-/// A stored RFC 3339 time as the console writes it exactly; the stored text
-/// when it does not parse.
-pub fn exact_stored(stored: &str) -> String {
+/// A stored RFC 3339 time as the console writes it exactly
+/// ("2026-11-02 10:04:30 UTC"); the stored text when it does not parse.
+pub fn when(stored: &str) -> String {
     match DateTime::parse_from_rfc3339(stored) {
         Ok(t) => exact(t.with_timezone(&Utc)),
         Err(_) => stored.to_string(),
     }
+}
+
+/// [`when`] of an optional time, or `none`.
+pub fn when_or(stored: Option<&str>, none: &str) -> String {
+    stored.map(when).unwrap_or_else(|| none.to_string())
 }
 
 /// A stored time as a page shows it: exact (for `datetime` and the tooltip)

@@ -17,8 +17,8 @@ use crate::store::activity;
 use crate::store::events::{self as event_log, NewEvent};
 use crate::store::members::{Membership, Named};
 use crate::store::resources::{self, Row};
+use crate::store::{SqlError, new_id, now};
 use crate::store::{mapping as mapping_store, members};
-use crate::store::{new_id, now};
 
 fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     let Some(header) = if_match else {
@@ -39,14 +39,22 @@ fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError>
     }
 }
 
-fn uniqueness_error(kind: ResourceKind, label: &str) -> ScimError {
-    match kind {
-        ResourceKind::User => ScimError::uniqueness(format!(
-            "userName {label:?} is already used by another user of this tenant (user names are compared case-insensitively)"
-        )),
-        ResourceKind::Group => ScimError::uniqueness(format!(
-            "displayName {label:?} is already used by another group of this tenant (group names are compared case-insensitively)"
-        )),
+/// How a failed write of a resource named `label` is answered: a clash with
+/// another resource's name (caught by the unique index, at the write or at
+/// the commit) is the client's 409; anything else is the database's.
+fn taken_or_internal(kind: ResourceKind, label: &str) -> impl Fn(SqlError) -> ScimError + '_ {
+    move |e| {
+        if !e.is_unique_violation() {
+            return e.into();
+        }
+        match kind {
+            ResourceKind::User => ScimError::uniqueness(format!(
+                "userName {label:?} is already used by another user of this tenant (user names are compared case-insensitively)"
+            )),
+            ResourceKind::Group => ScimError::uniqueness(format!(
+                "displayName {label:?} is already used by another group of this tenant (group names are compared case-insensitively)"
+            )),
+        }
     }
 }
 
@@ -244,11 +252,9 @@ async fn create_tx(
         derived_groups: None,
     };
     let mut tx = ctx.db.begin().await?;
-    match resources::insert(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
-        Ok(()) => {}
-        Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
-        Err(e) => return Err(e.into()),
-    }
+    resources::insert(&mut tx, table(kind), &ctx.tenant_id, &row, &ix)
+        .await
+        .map_err(taken_or_internal(kind, &ix.name))?;
     let mapped = if kind == ResourceKind::User {
         apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
     } else {
@@ -278,13 +284,9 @@ async fn create_tx(
     changes.extend(mapped);
     entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await?;
-    tx.commit().await.map_err(|e| {
-        if e.is_unique_violation() {
-            uniqueness_error(kind, &ix.name)
-        } else {
-            e.into()
-        }
-    })?;
+    tx.commit()
+        .await
+        .map_err(taken_or_internal(kind, &ix.name))?;
     let related = kind == ResourceKind::Group;
     build(ctx, kind, &row, related).await
 }
@@ -333,11 +335,9 @@ async fn replace_tx(
     row.doc = n.doc.to_string();
     row.version += 1;
     row.updated_at = at.clone();
-    match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
-        Ok(()) => {}
-        Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
-        Err(e) => return Err(e.into()),
-    }
+    resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix)
+        .await
+        .map_err(taken_or_internal(kind, &ix.name))?;
     let mapped = if kind == ResourceKind::User {
         apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?
     } else {
@@ -489,11 +489,9 @@ async fn patch_tx(
         if doc_changed {
             row.doc = n.doc.to_string();
             let ix = represent::indexed(kind, &n.doc);
-            match resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix).await {
-                Ok(()) => {}
-                Err(e) if e.is_unique_violation() => return Err(uniqueness_error(kind, &ix.name)),
-                Err(e) => return Err(e.into()),
-            }
+            resources::update(&mut tx, table(kind), &ctx.tenant_id, &row, &ix)
+                .await
+                .map_err(taken_or_internal(kind, &ix.name))?;
             if kind == ResourceKind::User {
                 mapped = apply_mapping(&mut tx, ctx, &mut row, &n.doc).await?;
             }

@@ -34,6 +34,7 @@ use sha2::{Digest as _, Sha256};
 use tower_sessions::Session;
 
 use super::nav::{Nav, Section};
+pub use super::present::{when, when_or};
 use super::{ConsoleError, SignedIn};
 use crate::console::session::{CurrentAdmin, csrf_token};
 use crate::http::AppState;
@@ -281,18 +282,6 @@ pub fn no_store(mut response: Response) -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// "2026-11-02 10:04:30 UTC" from a stored RFC 3339 time (the console's
-/// one format, [`crate::console::present::exact`]); the raw text when it
-/// does not parse.
-pub fn when(rfc3339: &str) -> String {
-    crate::console::present::exact_stored(rfc3339)
-}
-
-/// [`when`] of an optional time, or `none`.
-pub fn when_or(rfc3339: Option<&str>, none: &str) -> String {
-    rfc3339.map(when).unwrap_or_else(|| none.to_string())
 }
 
 /// A form's optional expiry in days: blank is none; 1 to 3650 days.

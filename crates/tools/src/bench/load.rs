@@ -351,22 +351,8 @@ pub async fn writes(
 
     out.push(creates(client, scim, token, "create user c=8", max_duration).await);
 
-    // PATCH needs ids: read a page of seeded users.
-    let page: serde_json::Value = client
-        .get(format!("{scim}/Users?count=1000&attributes=id"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ids: Vec<String> = page["Resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r["id"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    // PATCH needs ids: a page of seeded users.
+    let ids = all_user_ids(client, scim, token, 1000).await?;
     if !ids.is_empty() {
         let patched = run_requests("patch user c=8", 8, 2000, max_duration, |n| {
             let id = &ids[n as usize % ids.len()];
@@ -439,6 +425,8 @@ pub async fn big_group(
     Ok(gid)
 }
 
+/// The ids of the tenant's first `want` users (fewer when it has fewer),
+/// read 1,000 at a time.
 pub async fn all_user_ids(
     client: &reqwest::Client,
     scim: &str,
