@@ -133,16 +133,34 @@ pub(super) fn event_repr(
     doc: Value,
     groups: &[Named],
 ) -> Value {
-    let groups: Vec<Membership> = groups
+    let groups = memberships(row, groups);
+    let groups = (kind == ResourceKind::User).then_some(groups.as_slice());
+    represent::full(kind, base_url, row, doc, None, groups).json
+}
+
+fn memberships(row: &Row, groups: &[Named]) -> Vec<Membership> {
+    groups
         .iter()
         .map(|g| Membership {
             member_id: row.id.clone(),
             group_id: g.id.clone(),
             group_display: g.name.clone(),
         })
-        .collect();
-    let groups = (kind == ResourceKind::User).then_some(groups.as_slice());
-    represent::full(kind, base_url, row, doc, None, groups).json
+        .collect()
+}
+
+/// What a write of a user answers: the user as `GET` returns it, with the
+/// groups its transaction read (no read after the commit).
+fn user_resource(ctx: &Ctx, row: &Row, doc: Value, groups: &[Named]) -> Resource {
+    let groups = memberships(row, groups);
+    represent::full(
+        ResourceKind::User,
+        &ctx.base_url,
+        row,
+        doc,
+        None,
+        Some(&groups),
+    )
 }
 
 /// How events name a user or group: id, `userName`/`displayName`, `externalId`.
@@ -373,7 +391,10 @@ async fn replace_tx(
     entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await?;
     tx.commit().await?;
-    build(ctx, kind, &row, true).await
+    match kind {
+        ResourceKind::User => Ok(user_resource(ctx, &row, n.doc.clone(), &groups)),
+        ResourceKind::Group => build(ctx, kind, &row, true).await,
+    }
 }
 
 /// `PATCH`. Returns the resource after the change.
@@ -524,8 +545,8 @@ async fn patch_tx(
     entry.changes = changes_json(&changes);
     activity::record(&mut tx, &entry).await?;
     let mut evs = Vec::new();
+    let groups = groups_in_tx(&mut tx, ctx, kind, id).await?;
     if doc_changed {
-        let groups = groups_in_tx(&mut tx, ctx, kind, id).await?;
         evs.extend(events::updated(
             &ctx.tenant_id,
             kind,
@@ -539,7 +560,10 @@ async fn patch_tx(
     }
     event_log::insert(&mut tx, &at, &evs).await?;
     tx.commit().await?;
-    build(ctx, kind, &row, kind == ResourceKind::User).await
+    match kind {
+        ResourceKind::User => Ok(user_resource(ctx, &row, n.doc, &groups)),
+        ResourceKind::Group => build(ctx, kind, &row, false).await,
+    }
 }
 
 /// `DELETE`.

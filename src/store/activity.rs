@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
+use super::tx::{Arg, args, row_struct};
 use super::{Db, SqlError, Tx, now};
 
 /// Who did something.
@@ -123,13 +124,17 @@ impl Entry {
 
 /// Writes an entry inside the caller's transaction.
 pub async fn record(tx: &mut Tx, entry: &Entry) -> Result<(), SqlError> {
-    insert(tx.conn(), entry).await
+    let at = now();
+    tx.execute(INSERT_SQL, &values(entry, &at)).await?;
+    Ok(())
 }
 
 /// Writes an entry on its own, for events with no change to pair with (a
 /// rejected request, for example).
 pub async fn record_alone(db: &Db, entry: &Entry) -> Result<(), SqlError> {
-    insert(db.writer(), entry).await
+    let at = now();
+    db.execute(INSERT_SQL, &values(entry, &at)).await?;
+    Ok(())
 }
 
 const INSERT_SQL: &str =
@@ -138,40 +143,29 @@ const INSERT_SQL: &str =
         ignored_attributes, request_id, latency_ms, method, path, changes)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
-async fn insert<'e, E>(executor: E, entry: &Entry) -> Result<(), SqlError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    bind(sqlx::query(INSERT_SQL), entry, &now())
-        .execute(executor)
-        .await?;
-    Ok(())
-}
-
-fn bind<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    entry: &'q Entry,
-    at: &str,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(&entry.tenant_id)
-        .bind(at.to_string())
-        .bind(entry.actor.kind)
-        .bind(&entry.actor.id)
-        .bind(&entry.actor.label)
-        .bind(&entry.operation)
-        .bind(&entry.resource_type)
-        .bind(&entry.resource_id)
-        .bind(&entry.resource_label)
-        .bind(i64::from(entry.status))
-        .bind(entry.outcome())
-        .bind(&entry.detail)
-        .bind(&entry.quirks)
-        .bind(&entry.ignored_attributes)
-        .bind(&entry.request_id)
-        .bind(entry.latency_ms)
-        .bind(&entry.method)
-        .bind(&entry.path)
-        .bind(&entry.changes)
+/// An entry's values in the order of [`INSERT_SQL`]'s columns.
+fn values<'a>(e: &'a Entry, at: &'a str) -> [Arg<'a>; COLUMNS] {
+    [
+        Arg::from(&e.tenant_id),
+        Arg::from(at),
+        Arg::from(e.actor.kind),
+        Arg::from(&e.actor.id),
+        Arg::from(&e.actor.label),
+        Arg::from(&e.operation),
+        Arg::from(&e.resource_type),
+        Arg::from(&e.resource_id),
+        Arg::from(&e.resource_label),
+        Arg::from(i64::from(e.status)),
+        Arg::from(e.outcome()),
+        Arg::from(&e.detail),
+        Arg::from(&e.quirks),
+        Arg::from(&e.ignored_attributes),
+        Arg::from(&e.request_id),
+        Arg::from(e.latency_ms),
+        Arg::from(&e.method),
+        Arg::from(&e.path),
+        Arg::from(&e.changes),
+    ]
 }
 
 /// Columns of an activity row, in the order `bind` binds them (and
@@ -182,23 +176,20 @@ const ROWS_PER_INSERT: usize = 100;
 
 /// Writes many entries (with the times they happened) in one transaction.
 /// Used for the read log, which is written in batches off the request path.
-/// On SQLite through [`super::direct::Writer`], holding the sqlx writer
-/// meanwhile; on PostgreSQL with multi-row INSERTs.
+/// On SQLite in a transaction of the writer's own, off the async workers
+/// ([`super::writer::Writer::transaction`]); on PostgreSQL with multi-row
+/// INSERTs.
 pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), SqlError> {
     if entries.is_empty() {
         return Ok(());
     }
     if let Some(writer) = db.direct_writer() {
-        // The pool's one connection is SQLite's write slot: while it is
-        // held here, nothing else in this process writes.
-        let slot = db.writer().acquire().await?;
         let writer = writer.clone();
-        let written =
-            tokio::task::spawn_blocking(move || writer.transaction(|tx| insert_rows(tx, &entries)))
-                .await
-                .map_err(|e| SqlError::invalid(format!("the read-log writer stopped: {e}")));
-        drop(slot);
-        return written?;
+        return tokio::task::spawn_blocking(move || {
+            writer.transaction(|tx| insert_rows(tx, &entries))
+        })
+        .await
+        .map_err(|e| SqlError::invalid(format!("the read-log writer stopped: {e}")))?;
     }
     let head = INSERT_SQL
         .split("VALUES")
@@ -211,11 +202,11 @@ pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), 
             "{head}VALUES {}",
             super::sql::value_rows(db.backend(), chunk.len(), COLUMNS)
         );
-        let mut q = sqlx::query(&sql);
+        let mut all = Vec::with_capacity(chunk.len() * COLUMNS);
         for (at, entry) in chunk {
-            q = bind(q, entry, at);
+            all.extend_from_slice(&values(entry, at));
         }
-        q.execute(tx.conn()).await?;
+        tx.execute(&sql, &all).await?;
     }
     tx.commit().await
 }
@@ -242,7 +233,6 @@ fn insert_rows(
 
 /// One INSERT of `chunk`'s rows, from the statement cache.
 fn insert_chunk(tx: &rusqlite::Transaction<'_>, chunk: &[(String, Entry)]) -> rusqlite::Result<()> {
-    use rusqlite::ToSql;
     let head = INSERT_SQL.split("VALUES").next().unwrap_or(INSERT_SQL);
     let sql = format!(
         "{head}VALUES {}",
@@ -251,29 +241,7 @@ fn insert_chunk(tx: &rusqlite::Transaction<'_>, chunk: &[(String, Entry)]) -> ru
     let mut insert = tx.prepare_cached(&sql)?;
     let mut at_index = 1;
     for (at, e) in chunk {
-        let status = i64::from(e.status);
-        let row: [&dyn ToSql; COLUMNS] = [
-            &e.tenant_id,
-            at,
-            &e.actor.kind,
-            &e.actor.id,
-            &e.actor.label,
-            &e.operation,
-            &e.resource_type,
-            &e.resource_id,
-            &e.resource_label,
-            &status,
-            &e.outcome(),
-            &e.detail,
-            &e.quirks,
-            &e.ignored_attributes,
-            &e.request_id,
-            &e.latency_ms,
-            &e.method,
-            &e.path,
-            &e.changes,
-        ];
-        for value in row {
+        for value in values(e, at) {
             insert.raw_bind_parameter(at_index, value)?;
             at_index += 1;
         }
@@ -285,35 +253,34 @@ fn insert_chunk(tx: &rusqlite::Transaction<'_>, chunk: &[(String, Entry)]) -> ru
 /// Deletes entries older than `days` days; returns how many.
 pub async fn purge_older_than(db: &Db, days: i64) -> Result<u64, SqlError> {
     let cutoff = super::format_time(chrono::Utc::now() - chrono::Duration::days(days));
-    Ok(sqlx::query("DELETE FROM activity WHERE at < $1")
-        .bind(cutoff)
-        .execute(db.writer())
-        .await?
-        .rows_affected())
+    db.execute("DELETE FROM activity WHERE at < $1", args![&cutoff])
+        .await
 }
 
-/// A stored entry, as read back.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Recorded {
-    pub id: i64,
-    pub at: String,
-    pub actor_kind: String,
-    pub actor_id: Option<String>,
-    pub actor_label: Option<String>,
-    pub operation: String,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub resource_label: Option<String>,
-    pub status: i64,
-    pub outcome: String,
-    pub detail: Option<String>,
-    pub quirks: Option<String>,
-    pub ignored_attributes: Option<String>,
-    pub request_id: Option<String>,
-    pub latency_ms: Option<i64>,
-    pub method: Option<String>,
-    pub path: Option<String>,
-    pub changes: Option<String>,
+row_struct! {
+    /// A stored entry, as read back.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Recorded {
+        pub id: i64,
+        pub at: String,
+        pub actor_kind: String,
+        pub actor_id: Option<String>,
+        pub actor_label: Option<String>,
+        pub operation: String,
+        pub resource_type: Option<String>,
+        pub resource_id: Option<String>,
+        pub resource_label: Option<String>,
+        pub status: i64,
+        pub outcome: String,
+        pub detail: Option<String>,
+        pub quirks: Option<String>,
+        pub ignored_attributes: Option<String>,
+        pub request_id: Option<String>,
+        pub latency_ms: Option<i64>,
+        pub method: Option<String>,
+        pub path: Option<String>,
+        pub changes: Option<String>,
+    }
 }
 
 /// The columns a [`Recorded`] is read from.
@@ -338,16 +305,13 @@ pub async fn recent(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Recorded
 /// Only the oldest `batch` rows are looked at (ids grow with time), so a
 /// pass costs the same whatever the log's size.
 pub async fn prune(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
-    let done = sqlx::query(
+    db.execute(
         "DELETE FROM activity WHERE id IN (
              SELECT id FROM (SELECT id, at FROM activity ORDER BY id LIMIT $2) AS oldest
              WHERE at < $1)",
+        args![cutoff, batch],
     )
-    .bind(cutoff)
-    .bind(batch)
-    .execute(db.writer())
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// A logged event, as the Connect page's status panel shows it.

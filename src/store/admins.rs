@@ -4,16 +4,19 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
+use super::tx::{Arg, args, row_struct};
 use super::{Db, SqlError, Tx, new_id, now};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Admin {
-    pub id: String,
-    /// None for an operator.
-    pub tenant_id: Option<String>,
-    pub email: String,
-    pub created_at: String,
-    pub password_changed_at: String,
+row_struct! {
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Admin {
+        pub id: String,
+        /// None for an operator.
+        pub tenant_id: Option<String>,
+        pub email: String,
+        pub created_at: String,
+        pub password_changed_at: String,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,20 +85,21 @@ pub async fn create_in(
         created_at: at.clone(),
         password_changed_at: at,
     };
-    let inserted = sqlx::query(
-        "INSERT INTO admins (id, tenant_id, email, email_lower, password_hash, created_at, password_changed_at)
+    let inserted = tx
+        .execute(
+            "INSERT INTO admins (id, tenant_id, email, email_lower, password_hash, created_at, password_changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&admin.id)
-    .bind(&admin.tenant_id)
-    .bind(&admin.email)
-    .bind(admin.email.to_lowercase())
-    .bind(password_hash)
-    .bind(&admin.created_at)
-    .bind(&admin.password_changed_at)
-    .execute(tx.conn())
-    .await
-    .map_err(SqlError::from);
+            args![
+                &admin.id,
+                &admin.tenant_id,
+                &admin.email,
+                &admin.email.to_lowercase(),
+                password_hash,
+                &admin.created_at,
+                &admin.password_changed_at,
+            ],
+        )
+        .await;
     match inserted {
         Ok(_) => {}
         Err(e) if e.is_unique_violation() => return Err(AdminError::EmailTaken(email.to_string())),
@@ -157,17 +161,22 @@ pub async fn list(db: &Db, tenant_id: Option<&str>) -> Result<Vec<Admin>, SqlErr
     rows.iter().map(super::decode).collect()
 }
 
+/// Sets an account's password hash and the time it changed.
+const SET_PASSWORD: &str =
+    "UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
+
+/// The values of [`SET_PASSWORD`].
+fn set_password_args<'a>(password_hash: &'a str, at: &'a str, id: &'a str) -> [Arg<'a>; 3] {
+    [password_hash.into(), at.into(), id.into()]
+}
+
 /// Sets a new password hash. Sessions opened before this moment are no
 /// longer honoured (they carry the old `password_changed_at`).
 pub async fn set_password(db: &Db, id: &str, password_hash: &str) -> Result<bool, SqlError> {
-    let n =
-        sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now())
-            .bind(id)
-            .execute(db.writer())
-            .await?
-            .rows_affected();
+    let at = now();
+    let n = db
+        .execute(SET_PASSWORD, &set_password_args(password_hash, &at, id))
+        .await?;
     Ok(n > 0)
 }
 
@@ -212,27 +221,27 @@ pub async fn delete(db: &Db, admin: &Admin, actor: &Actor) -> Result<(), DeleteE
         return Err(DeleteError::NotFound);
     };
     let mut tx = db.begin().await?;
-    let ids: Vec<String> = sqlx::query(&format!(
-        "SELECT id FROM admins WHERE tenant_id = $1{}",
-        db.backend().for_update()
-    ))
-    .bind(tenant_id)
-    .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
+    let ids: Vec<String> = tx
+        .fetch(
+            &format!(
+                "SELECT id FROM admins WHERE tenant_id = $1{}",
+                db.backend().for_update()
+            ),
+            args![tenant_id],
+            |r| r.get("id"),
+        )
+        .await?;
     if !ids.contains(&admin.id) {
         return Err(DeleteError::NotFound);
     }
     if ids.len() <= 1 {
         return Err(DeleteError::LastAdmin(admin.email.clone()));
     }
-    sqlx::query("DELETE FROM admins WHERE id = $1 AND tenant_id = $2")
-        .bind(&admin.id)
-        .bind(tenant_id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "DELETE FROM admins WHERE id = $1 AND tenant_id = $2",
+        args![&admin.id, tenant_id],
+    )
+    .await?;
     activity::record(
         &mut tx,
         &Entry::security(tenant_id, actor, "admin.delete")
@@ -253,12 +262,12 @@ pub async fn reset_password(
     actor: &Actor,
 ) -> Result<(), SqlError> {
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(now())
-        .bind(&admin.id)
-        .execute(tx.conn())
-        .await?;
+    let at = now();
+    tx.execute(
+        SET_PASSWORD,
+        &set_password_args(password_hash, &at, &admin.id),
+    )
+    .await?;
     if let Some(tenant_id) = &admin.tenant_id {
         activity::record(
             &mut tx,

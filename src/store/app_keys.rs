@@ -4,22 +4,25 @@
 
 use serde::Serialize;
 
+use super::tx::{args, row_struct};
 use super::{Db, SqlError, new_id, now};
 use crate::secret;
 
 /// Prefix of app keys ("scimgate app key").
 pub const PREFIX: &str = "sgak_";
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct AppKey {
-    pub id: String,
-    /// The tenant the key is limited to, by id (`None`: every tenant).
-    pub tenant_id: Option<String>,
-    pub name: String,
-    pub hint: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-    pub last_used_at: Option<String>,
+row_struct! {
+    #[derive(Debug, Clone, Serialize)]
+    pub struct AppKey {
+        pub id: String,
+        /// The tenant the key is limited to, by id (`None`: every tenant).
+        pub tenant_id: Option<String>,
+        pub name: String,
+        pub hint: String,
+        pub created_at: String,
+        pub revoked_at: Option<String>,
+        pub last_used_at: Option<String>,
+    }
 }
 
 const COLUMNS: &str = "id, tenant_id, name, hint, created_at, revoked_at, last_used_at";
@@ -40,17 +43,18 @@ pub async fn create(
         revoked_at: None,
         last_used_at: None,
     };
-    sqlx::query(
+    db.execute(
         "INSERT INTO app_keys (id, tenant_id, name, key_hash, hint, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            &key.id,
+            key.tenant_id.as_deref(),
+            &key.name,
+            &secret::hash(&secret),
+            &key.hint,
+            &key.created_at,
+        ],
     )
-    .bind(&key.id)
-    .bind(key.tenant_id.as_deref())
-    .bind(&key.name)
-    .bind(secret::hash(&secret))
-    .bind(&key.hint)
-    .bind(&key.created_at)
-    .execute(db.writer())
     .await?;
     Ok((key, secret))
 }
@@ -73,11 +77,11 @@ pub async fn revoke(db: &Db, id: &str) -> Result<bool, SqlError> {
         .await?
         .is_some();
     if exists {
-        sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(db.writer())
-            .await?;
+        db.execute(
+            "UPDATE app_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            args![&now(), id],
+        )
+        .await?;
     }
     Ok(exists)
 }
@@ -99,10 +103,10 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<AppKey>, Sq
 
 /// Records that a key was used (called at most about once a minute per key).
 pub async fn touch(db: &Db, id: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE app_keys SET last_used_at = $1 WHERE id = $2")
-        .bind(now())
-        .bind(id)
-        .execute(db.writer())
-        .await?;
+    db.execute(
+        "UPDATE app_keys SET last_used_at = $1 WHERE id = $2",
+        args![&now(), id],
+    )
+    .await?;
     Ok(())
 }

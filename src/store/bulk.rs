@@ -49,7 +49,7 @@ pub async fn insert_users(
             sql.bind_text(&row.created_at).push(", ");
             sql.bind_text(&row.updated_at).push(")");
         }
-        sql.query().execute(tx.conn()).await?;
+        tx.execute_sql(&sql).await?;
 
         let emails: Vec<(&str, &str, Option<&str>)> = chunk
             .iter()

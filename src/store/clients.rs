@@ -5,6 +5,7 @@ use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
 use super::events;
+use super::tx::args;
 use super::{Db, SqlError, Tx, format_time, new_id, now};
 use crate::secret;
 
@@ -119,15 +120,16 @@ pub async fn create(
         revoked_at: None,
     };
     let mut tx = db.begin().await?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO oauth_clients (id, tenant_id, name, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![
+            &client.id,
+            &client.tenant_id,
+            &client.name,
+            &serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()),
+            &client.created_at,
+        ],
     )
-    .bind(&client.id)
-    .bind(&client.tenant_id)
-    .bind(&client.name)
-    .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
-    .bind(&client.created_at)
-    .execute(tx.conn())
     .await?;
     let (info, secret) = insert_secret(&mut tx, &client.id, secret_days).await?;
     activity::record(
@@ -173,17 +175,18 @@ async fn insert_secret(
         revoked_at: None,
         last_used_at: None,
     };
-    sqlx::query(
+    tx.execute(
         "INSERT INTO oauth_client_secrets (id, client_id, secret_hash, hint, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            &info.id,
+            &info.client_id,
+            &secret::hash(&secret),
+            &info.hint,
+            &info.created_at,
+            &info.expires_at,
+        ],
     )
-    .bind(&info.id)
-    .bind(&info.client_id)
-    .bind(secret::hash(&secret))
-    .bind(&info.hint)
-    .bind(&info.created_at)
-    .bind(&info.expires_at)
-    .execute(tx.conn())
     .await?;
     Ok((info, secret))
 }
@@ -220,15 +223,12 @@ pub async fn revoke_secret(
     actor: &Actor,
 ) -> Result<bool, SqlError> {
     let mut tx = db.begin().await?;
-    let n = sqlx::query(
-        "UPDATE oauth_client_secrets SET revoked_at = $1 WHERE id = $2 AND client_id = $3 AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(secret_id)
-    .bind(&client.id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    let n = tx
+        .execute(
+            "UPDATE oauth_client_secrets SET revoked_at = $1 WHERE id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            args![&now(), secret_id, &client.id],
+        )
+        .await?;
     if n > 0 {
         activity::record(
             &mut tx,
@@ -309,10 +309,10 @@ pub async fn authenticate(
     let Some(secret_id) = matched else {
         return Ok(None);
     };
-    sqlx::query("UPDATE oauth_client_secrets SET last_used_at = $1 WHERE id = $2")
-        .bind(&at)
-        .bind(&secret_id)
-        .execute(db.writer())
-        .await?;
+    db.execute(
+        "UPDATE oauth_client_secrets SET last_used_at = $1 WHERE id = $2",
+        args![&at, &secret_id],
+    )
+    .await?;
     Ok(Some(client))
 }

@@ -10,15 +10,9 @@
 //! Running them inline on an async worker is safe because of what they
 //! are: one indexed lookup each, on a database in WAL mode, where readers
 //! never wait for the writer. The connections are opened `query_only`, so
-//! nothing written through them is possible. Everything else (and all of
-//! PostgreSQL) goes through sqlx.
-//!
-//! One write goes around sqlx too: the read log's batches ([`Writer`]).
-//! Binding a row through sqlx's `Any` arguments copies every value twice
-//! and costs as much as inserting it; a plain prepared statement binds
-//! borrowed text. The batch is written while the caller holds sqlx's one
-//! writer connection, so SQLite still sees one writer at a time and nobody
-//! waits on its busy handler.
+//! nothing written through them is possible. Other reads (and all of
+//! PostgreSQL) go through sqlx; writes on SQLite go through
+//! [`super::writer`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -94,69 +88,10 @@ impl DirectReader {
     }
 }
 
-/// A plain SQLite connection for writes made while the caller holds the
-/// sqlx writer (see the module documentation). Opened on first use.
-pub struct Writer {
-    path: PathBuf,
-    conn: Mutex<Option<Connection>>,
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("path", &self.path).finish()
-    }
-}
-
-impl Writer {
-    pub fn new(path: &Path) -> Writer {
-        Writer {
-            path: path.to_path_buf(),
-            conn: Mutex::new(None),
-        }
-    }
-
-    /// Runs `write` in a transaction of its own, committed when it returns
-    /// `Ok`. Blocks: call it off the async workers.
-    pub fn transaction<T>(
-        &self,
-        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, SqlError> {
-        let mut slot = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slot.is_none() {
-            let conn = Connection::open_with_flags(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(error)?;
-            // The writer's checkpoint interval (a commit here may run the
-            // checkpoint too), but not its page cache: appending to the log
-            // touches a few pages at the end of each index.
-            conn.execute_batch(&format!(
-                "{} PRAGMA mmap_size = {}; PRAGMA wal_autocheckpoint = {};",
-                super::SQLITE_PRAGMAS,
-                super::SQLITE_MMAP_BYTES,
-                super::WAL_AUTOCHECKPOINT_PAGES
-            ))
-            .map_err(error)?;
-            *slot = Some(conn);
-        }
-        let Some(conn) = slot.as_mut() else {
-            unreachable!("the connection was opened above");
-        };
-        let tx = conn.transaction().map_err(error)?;
-        let out = write(&tx).map_err(error)?;
-        tx.commit().map_err(error)?;
-        Ok(out)
-    }
-}
-
 /// A SQLite error in sqlx's error type, so that callers handle both paths
 /// alike.
 fn error(e: rusqlite::Error) -> SqlError {
-    SqlError::invalid(format!("SQLite: {e}"))
+    SqlError::Sqlite(e)
 }
 
 /// The database file of a `sqlite:` URL, or `None` for an in-memory one
@@ -220,38 +155,5 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
-    }
-
-    #[test]
-    fn writer_commits_whole_transactions_or_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let setup = Connection::open(&path).unwrap();
-        setup
-            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT NOT NULL);")
-            .unwrap();
-        let writer = Writer::new(&path);
-        writer
-            .transaction(|tx| {
-                tx.execute("INSERT INTO t VALUES ('a')", [])?;
-                tx.execute("INSERT INTO t VALUES ('b')", [])
-            })
-            .unwrap();
-        // A failing statement leaves none of its transaction behind.
-        let err = writer
-            .transaction(|tx| {
-                tx.execute("INSERT INTO t VALUES ('c')", [])?;
-                tx.execute("INSERT INTO t VALUES (NULL)", [])
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("NOT NULL"), "{err}");
-        let seen: Vec<String> = setup
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(seen, ["a", "b"]);
     }
 }

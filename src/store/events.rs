@@ -9,6 +9,7 @@ use sqlx::Row as _;
 
 use super::Tx;
 use super::sql::value_rows;
+use super::tx::args;
 use super::{Backend, Db, SqlError};
 
 /// The event types, as the envelope's `type` names them.
@@ -103,17 +104,7 @@ pub fn connection(
 
 /// Writes one event in the caller's transaction, stamped now.
 pub async fn insert_one(tx: &mut Tx, event: &NewEvent) -> Result<(), SqlError> {
-    sqlx::query(
-        "INSERT INTO events (tenant_id, type, occurred_at, data, previous) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(event.tenant_id.as_str())
-    .bind(event.kind)
-    .bind(super::now())
-    .bind(event.data.as_str())
-    .bind(event.previous.as_deref())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    insert(tx, &super::now(), std::slice::from_ref(event)).await
 }
 
 /// An event to write in the current transaction.
@@ -157,16 +148,17 @@ pub async fn insert(tx: &mut Tx, at: &str, events: &[NewEvent]) -> Result<(), Sq
             "INSERT INTO events (tenant_id, type, occurred_at, data, previous) VALUES {}",
             value_rows(backend, chunk.len(), 5)
         );
-        let mut q = sqlx::query(&text);
+        let mut values = Vec::with_capacity(chunk.len() * 5);
         for e in chunk {
-            q = q
-                .bind(e.tenant_id.as_str())
-                .bind(e.kind)
-                .bind(at)
-                .bind(e.data.as_str())
-                .bind(e.previous.as_deref());
+            values.extend_from_slice(args![
+                e.tenant_id.as_str(),
+                e.kind,
+                at,
+                e.data.as_str(),
+                &e.previous
+            ]);
         }
-        q.execute(tx.conn()).await?;
+        tx.execute(&text, &values).await?;
     }
     Ok(())
 }
@@ -269,26 +261,29 @@ pub async fn publish(db: &Db, max: i64) -> Result<u64, SqlError> {
         return Ok(0);
     }
     let mut tx = db.begin().await?;
-    let published: i64 = sqlx::query("SELECT published FROM event_feed WHERE id = 1 FOR UPDATE")
-        .fetch_one(tx.conn())
+    let published: i64 = tx
+        .fetch_optional(
+            "SELECT published FROM event_feed WHERE id = 1 FOR UPDATE",
+            args![],
+            |r| r.get("published"),
+        )
         .await?
-        .try_get("published")?;
-    let n = sqlx::query(
-        "UPDATE events e SET position = $1 + c.rn
-         FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
-               FROM events WHERE position IS NULL ORDER BY seq LIMIT $2) c
-         WHERE e.seq = c.seq",
-    )
-    .bind(published)
-    .bind(max)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+        .ok_or_else(|| SqlError::invalid("the event feed's row is missing"))?;
+    let n = tx
+        .execute(
+            "UPDATE events e SET position = $1 + c.rn
+             FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
+                   FROM events WHERE position IS NULL ORDER BY seq LIMIT $2) c
+             WHERE e.seq = c.seq",
+            args![published, max],
+        )
+        .await?;
     if n > 0 {
-        sqlx::query("UPDATE event_feed SET published = $1 WHERE id = 1")
-            .bind(published + n as i64)
-            .execute(tx.conn())
-            .await?;
+        tx.execute(
+            "UPDATE event_feed SET published = $1 WHERE id = 1",
+            args![published + n as i64],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(n)
@@ -346,16 +341,17 @@ pub async fn prune(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
         return Ok(0);
     };
     let mut tx = db.begin().await?;
-    let n = sqlx::query(&format!("DELETE FROM events WHERE {p} > $1 AND {p} <= $2"))
-        .bind(from)
-        .bind(through)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    sqlx::query("UPDATE event_feed SET pruned_through = $1 WHERE id = 1 AND pruned_through < $1")
-        .bind(through)
-        .execute(tx.conn())
+    let n = tx
+        .execute(
+            &format!("DELETE FROM events WHERE {p} > $1 AND {p} <= $2"),
+            args![from, through],
+        )
         .await?;
+    tx.execute(
+        "UPDATE event_feed SET pruned_through = $1 WHERE id = 1 AND pruned_through < $1",
+        args![through],
+    )
+    .await?;
     tx.commit().await?;
     Ok(n)
 }

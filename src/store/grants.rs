@@ -9,24 +9,27 @@ use super::Tx;
 use super::activity::{self, Actor, Entry};
 use super::events;
 use super::tokens::KIND_ACCESS;
+use super::tx::{FromCells as _, args, row_struct};
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
 
 pub const KIND_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const KIND_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Grant {
-    pub id: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub admin_id: Option<String>,
-    pub kind: String,
-    pub scope: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-    pub revoked_reason: Option<String>,
-    pub last_used_at: Option<String>,
+row_struct! {
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Grant {
+        pub id: String,
+        pub tenant_id: String,
+        pub client_id: String,
+        pub admin_id: Option<String>,
+        pub kind: String,
+        pub scope: String,
+        pub created_at: String,
+        pub revoked_at: Option<String>,
+        pub revoked_reason: Option<String>,
+        pub last_used_at: Option<String>,
+    }
 }
 
 const GRANT_COLUMNS: &str = "id, tenant_id, client_id, admin_id, kind, scope, created_at, revoked_at, revoked_reason, last_used_at";
@@ -51,18 +54,19 @@ pub async fn create_grant(
         revoked_reason: None,
         last_used_at: None,
     };
-    sqlx::query(
+    tx.execute(
         "INSERT INTO oauth_grants (id, tenant_id, client_id, admin_id, kind, scope, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            &g.id,
+            &g.tenant_id,
+            &g.client_id,
+            &g.admin_id,
+            &g.kind,
+            &g.scope,
+            &g.created_at,
+        ],
     )
-    .bind(&g.id)
-    .bind(&g.tenant_id)
-    .bind(&g.client_id)
-    .bind(&g.admin_id)
-    .bind(&g.kind)
-    .bind(&g.scope)
-    .bind(&g.created_at)
-    .execute(tx.conn())
     .await?;
     events::insert_one(
         tx,
@@ -81,13 +85,12 @@ pub async fn create_grant(
 }
 
 pub async fn grant_in_tx(tx: &mut Tx, id: &str) -> Result<Option<Grant>, SqlError> {
-    let row = sqlx::query(&format!(
-        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(super::decode).transpose()
+    tx.fetch_optional(
+        &format!("SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE id = $1"),
+        args![id],
+        Grant::from_cells,
+    )
+    .await
 }
 
 pub async fn grant(db: &Db, id: &str) -> Result<Option<Grant>, SqlError> {
@@ -105,15 +108,15 @@ pub async fn client_credentials_grant(
     tx: &mut Tx,
     client_id: &str,
 ) -> Result<Option<Grant>, SqlError> {
-    let row = sqlx::query(&format!(
-        "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE client_id = $1 AND kind = $2 AND revoked_at IS NULL
+    tx.fetch_optional(
+        &format!(
+            "SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE client_id = $1 AND kind = $2 AND revoked_at IS NULL
          ORDER BY created_at DESC LIMIT 1"
-    ))
-    .bind(client_id)
-    .bind(KIND_CLIENT_CREDENTIALS)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(super::decode).transpose()
+        ),
+        args![client_id, KIND_CLIENT_CREDENTIALS],
+        Grant::from_cells,
+    )
+    .await
 }
 
 pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Grant>, SqlError> {
@@ -130,26 +133,21 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Grant>, SqlError> {
 /// false when it was already revoked.
 pub async fn revoke_grant(tx: &mut Tx, grant_id: &str, reason: &str) -> Result<bool, SqlError> {
     let at = now();
-    let n = sqlx::query(
-        "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
-    )
-    .bind(&at)
-    .bind(reason)
-    .bind(grant_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-        .bind(&at)
-        .bind(grant_id)
-        .execute(tx.conn())
+    let n = tx
+        .execute(
+            "UPDATE oauth_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+            args![&at, reason, grant_id],
+        )
         .await?;
-    sqlx::query(
-        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    tx.execute(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+        args![&at, grant_id],
     )
-    .bind(&at)
-    .bind(grant_id)
-    .execute(tx.conn())
+    .await?;
+    tx.execute(
+        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+        args![&at, grant_id],
+    )
     .await?;
     if n > 0
         && let Some(g) = grant_in_tx(tx, grant_id).await?
@@ -172,11 +170,11 @@ pub async fn revoke_grant(tx: &mut Tx, grant_id: &str, reason: &str) -> Result<b
 }
 
 pub async fn touch_grant(tx: &mut Tx, grant_id: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE oauth_grants SET last_used_at = $1 WHERE id = $2")
-        .bind(now())
-        .bind(grant_id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE oauth_grants SET last_used_at = $1 WHERE id = $2",
+        args![&now(), grant_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -200,22 +198,23 @@ pub struct Code {
 /// Stores a new code and returns it (shown once, to the redirect).
 pub async fn create_code(db: &Db, code: &Code) -> Result<String, SqlError> {
     let value = secret::generate("");
-    sqlx::query(
+    db.execute(
         "INSERT INTO oauth_codes (code_hash, client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent,
             scope, code_challenge, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        args![
+            &secret::hash(&value),
+            &code.client_id,
+            &code.tenant_id,
+            &code.admin_id,
+            &code.redirect_uri,
+            code.redirect_uri_sent,
+            &code.scope,
+            &code.code_challenge,
+            &now(),
+            &code.expires_at,
+        ],
     )
-    .bind(secret::hash(&value))
-    .bind(&code.client_id)
-    .bind(&code.tenant_id)
-    .bind(&code.admin_id)
-    .bind(&code.redirect_uri)
-    .bind(i64::from(code.redirect_uri_sent))
-    .bind(&code.scope)
-    .bind(&code.code_challenge)
-    .bind(now())
-    .bind(&code.expires_at)
-    .execute(db.writer())
     .await?;
     Ok(value)
 }
@@ -225,39 +224,39 @@ pub async fn create_code(db: &Db, code: &Code) -> Result<String, SqlError> {
 /// grant); an unknown code is None.
 pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlError> {
     let hash = secret::hash(value);
-    let row = sqlx::query(
-        "SELECT client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent, scope, code_challenge,
+    let code = tx
+        .fetch_optional(
+            "SELECT client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent, scope, code_challenge,
                 expires_at, used_at, grant_id
          FROM oauth_codes WHERE code_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let sent: i64 = row.try_get("redirect_uri_sent")?;
-    let code = Code {
-        client_id: row.try_get("client_id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        admin_id: row.try_get("admin_id")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        redirect_uri_sent: sent != 0,
-        scope: row.try_get("scope")?,
-        code_challenge: row.try_get("code_challenge")?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        grant_id: row.try_get("grant_id")?,
-    };
+            args![&hash],
+            |row| {
+                let sent: i64 = row.get("redirect_uri_sent")?;
+                Ok(Code {
+                    client_id: row.get("client_id")?,
+                    tenant_id: row.get("tenant_id")?,
+                    admin_id: row.get("admin_id")?,
+                    redirect_uri: row.get("redirect_uri")?,
+                    redirect_uri_sent: sent != 0,
+                    scope: row.get("scope")?,
+                    code_challenge: row.get("code_challenge")?,
+                    expires_at: row.get("expires_at")?,
+                    used_at: row.get("used_at")?,
+                    grant_id: row.get("grant_id")?,
+                })
+            },
+        )
+        .await?;
+    let Some(code) = code else { return Ok(None) };
     if code.used_at.is_none() {
         // The conditional update makes "first use wins" hold across
         // instances even if two exchanges race.
-        let n = sqlx::query(
-            "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now())
-        .bind(&hash)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+        let n = tx
+            .execute(
+                "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                args![&now(), &hash],
+            )
+            .await?;
         if n == 0 {
             return Ok(Some(Code {
                 used_at: Some(now()),
@@ -269,22 +268,22 @@ pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlErro
 }
 
 pub async fn set_code_grant(tx: &mut Tx, value: &str, grant_id: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE oauth_codes SET grant_id = $1 WHERE code_hash = $2")
-        .bind(grant_id)
-        .bind(secret::hash(value))
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE oauth_codes SET grant_id = $1 WHERE code_hash = $2",
+        args![grant_id, &secret::hash(value)],
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes codes that expired more than a day ago.
 pub async fn purge_codes(db: &Db) -> Result<u64, SqlError> {
     let cutoff = format_time(chrono::Utc::now() - chrono::Duration::days(1));
-    Ok(sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
-        .bind(cutoff)
-        .execute(db.writer())
-        .await?
-        .rows_affected())
+    db.execute(
+        "DELETE FROM oauth_codes WHERE expires_at < $1",
+        args![&cutoff],
+    )
+    .await
 }
 
 /// Mints an access token for a grant, stored in `api_tokens`.
@@ -295,33 +294,36 @@ pub async fn issue_access_token(
     ttl_seconds: i64,
 ) -> Result<String, SqlError> {
     let value = secret::generate(secret::ACCESS_TOKEN_PREFIX);
-    sqlx::query(
+    tx.execute(
         "INSERT INTO api_tokens (id, tenant_id, kind, name, token_hash, hint, created_at, expires_at, grant_id, client_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        args![
+            &new_id(),
+            &grant.tenant_id,
+            KIND_ACCESS,
+            name,
+            &secret::hash(&value),
+            &secret::hint(&value),
+            &now(),
+            &format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)),
+            &grant.id,
+            &grant.client_id,
+        ],
     )
-    .bind(new_id())
-    .bind(&grant.tenant_id)
-    .bind(KIND_ACCESS)
-    .bind(name)
-    .bind(secret::hash(&value))
-    .bind(secret::hint(&value))
-    .bind(now())
-    .bind(format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)))
-    .bind(&grant.id)
-    .bind(&grant.client_id)
-    .execute(tx.conn())
     .await?;
     Ok(value)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RefreshToken {
-    pub id: String,
-    pub grant_id: String,
-    pub expires_at: String,
-    pub used_at: Option<String>,
-    pub replaced_by: Option<String>,
-    pub revoked_at: Option<String>,
+row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct RefreshToken {
+        pub id: String,
+        pub grant_id: String,
+        pub expires_at: String,
+        pub used_at: Option<String>,
+        pub replaced_by: Option<String>,
+        pub revoked_at: Option<String>,
+    }
 }
 
 /// Mints a refresh token; returns (its id, its value).
@@ -332,18 +334,17 @@ pub async fn issue_refresh_token(
 ) -> Result<(String, String), SqlError> {
     let value = secret::generate(secret::REFRESH_TOKEN_PREFIX);
     let id = new_id();
-    sqlx::query(
+    tx.execute(
         "INSERT INTO oauth_refresh_tokens (id, grant_id, token_hash, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
+        args![
+            &id,
+            grant_id,
+            &secret::hash(&value),
+            &now(),
+            &format_time(chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds)),
+        ],
     )
-    .bind(&id)
-    .bind(grant_id)
-    .bind(secret::hash(&value))
-    .bind(now())
-    .bind(format_time(
-        chrono::Utc::now() + chrono::Duration::seconds(ttl_seconds),
-    ))
-    .execute(tx.conn())
     .await?;
     Ok((id, value))
 }
@@ -352,57 +353,52 @@ const REFRESH_COLUMNS: &str = "id, grant_id, expires_at, used_at, replaced_by, r
 
 pub async fn refresh_by_value(tx: &mut Tx, value: &str) -> Result<Option<RefreshToken>, SqlError> {
     let for_update = tx.backend().for_update();
-    let row = sqlx::query(&format!(
-        "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1{for_update}"
-    ))
-    .bind(secret::hash(value))
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(super::decode).transpose()
+    tx.fetch_optional(
+        &format!(
+            "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE token_hash = $1{for_update}"
+        ),
+        args![&secret::hash(value)],
+        RefreshToken::from_cells,
+    )
+    .await
 }
 
 pub async fn refresh_by_id(tx: &mut Tx, id: &str) -> Result<Option<RefreshToken>, SqlError> {
-    let row = sqlx::query(&format!(
-        "SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(super::decode).transpose()
+    tx.fetch_optional(
+        &format!("SELECT {REFRESH_COLUMNS} FROM oauth_refresh_tokens WHERE id = $1"),
+        args![id],
+        RefreshToken::from_cells,
+    )
+    .await
 }
 
 /// Marks a refresh token used and replaced. Returns false when another
 /// request used it first.
 pub async fn mark_refresh_used(tx: &mut Tx, id: &str, replaced_by: &str) -> Result<bool, SqlError> {
-    Ok(sqlx::query(
-        "UPDATE oauth_refresh_tokens SET used_at = $1, replaced_by = $2 WHERE id = $3 AND used_at IS NULL",
-    )
-    .bind(now())
-    .bind(replaced_by)
-    .bind(id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected()
+    Ok(tx
+        .execute(
+            "UPDATE oauth_refresh_tokens SET used_at = $1, replaced_by = $2 WHERE id = $3 AND used_at IS NULL",
+            args![&now(), replaced_by, id],
+        )
+        .await?
         > 0)
 }
 
 /// Re-points a used refresh token at a new successor (grace-window retry).
 pub async fn repoint_refresh(tx: &mut Tx, id: &str, replaced_by: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE oauth_refresh_tokens SET replaced_by = $1 WHERE id = $2")
-        .bind(replaced_by)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE oauth_refresh_tokens SET replaced_by = $1 WHERE id = $2",
+        args![replaced_by, id],
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn revoke_refresh(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
-    sqlx::query(
+    tx.execute(
         "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        args![&now(), id],
     )
-    .bind(now())
-    .bind(id)
-    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -461,11 +457,11 @@ pub async fn refresh_with_grant(
 }
 
 pub async fn revoke_access_token(tx: &mut Tx, id: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        args![&now(), id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -477,15 +473,12 @@ pub const CODE_KEPT_SECS: i64 = 24 * 60 * 60;
 /// [`CODE_KEPT_SECS`] ago. Returns how many.
 pub async fn prune_codes(db: &Db, batch: i64) -> Result<u64, SqlError> {
     let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(CODE_KEPT_SECS));
-    let done = sqlx::query(
+    db.execute(
         "DELETE FROM oauth_codes WHERE code_hash IN (
              SELECT code_hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
+        args![&cutoff, batch],
     )
-    .bind(cutoff)
-    .bind(batch)
-    .execute(db.writer())
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// Ends an OAuth connection: the grant and every access and refresh token it
@@ -499,14 +492,12 @@ pub async fn end_connection(db: &Db, grant: &Grant, actor: &Actor) -> Result<boo
     let revoked = revoke_grant(&mut tx, &grant.id, &reason).await?;
     if revoked {
         let client_too = grant.kind == KIND_CLIENT_CREDENTIALS
-            && sqlx::query(
-                "UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now())
-            .bind(&grant.client_id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected()
+            && tx
+                .execute(
+                    "UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                    args![&now(), &grant.client_id],
+                )
+                .await?
                 > 0;
         let detail = if client_too {
             format!(

@@ -5,10 +5,11 @@ use sqlx::Row as _;
 
 use super::Tx;
 use super::sql::Sql;
+use super::tx::{Arg, Cells, args};
 use super::{Backend, Db, SqlError};
 
 /// The rules as stored; the value tables are JSON text.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct StoredRules {
     pub role_attribute: String,
     pub groups_attribute: String,
@@ -17,6 +18,18 @@ pub struct StoredRules {
     pub group_values: String,
     pub updated_at: String,
     pub updated_by: Option<String>,
+}
+
+fn stored_rules(r: &Cells<'_>) -> Result<StoredRules, SqlError> {
+    Ok(StoredRules {
+        role_attribute: r.get("role_attribute")?,
+        groups_attribute: r.get("groups_attribute")?,
+        delimiter: r.get("delimiter")?,
+        role_values: r.get("role_values")?,
+        group_values: r.get("group_values")?,
+        updated_at: r.get("updated_at")?,
+        updated_by: r.get("updated_by")?,
+    })
 }
 
 const SELECT_RULES: &str = "SELECT role_attribute, groups_attribute, delimiter, role_values,
@@ -29,7 +42,9 @@ pub async fn rules(db: &Db, tenant_id: &str) -> Result<Option<StoredRules>, SqlE
         .bind(tenant_id)
         .fetch_optional(db.reader())
         .await?;
-    row.as_ref().map(super::decode).transpose()
+    row.as_ref()
+        .map(|r| stored_rules(&Cells::Sqlx(r)))
+        .transpose()
 }
 
 /// How [`rules_locked`] locks the rules row on PostgreSQL (SQLite's single
@@ -58,39 +73,35 @@ pub async fn rules_locked(
         (Backend::Postgres, Lock::Share) => " FOR SHARE",
         (Backend::Postgres, Lock::Update) => " FOR UPDATE",
     };
-    let row = sqlx::query(&format!("{SELECT_RULES}{suffix}"))
-        .bind(tenant_id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(super::decode).transpose()
+    tx.fetch_optional(
+        &format!("{SELECT_RULES}{suffix}"),
+        args![tenant_id],
+        stored_rules,
+    )
+    .await
 }
 
-async fn upsert<'e, E>(
-    executor: E,
-    tenant_id: &str,
-    r: &StoredRules,
-    on_conflict: &str,
-) -> Result<(), SqlError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(&format!(
+/// Inserts the tenant's rules; `on_conflict` says what an existing row gets.
+fn upsert_sql(on_conflict: &str) -> String {
+    format!(
         "INSERT INTO mapping_rules (tenant_id, role_attribute, groups_attribute, delimiter,
             role_values, group_values, updated_at, updated_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (tenant_id) {on_conflict}"
-    ))
-    .bind(tenant_id)
-    .bind(&r.role_attribute)
-    .bind(&r.groups_attribute)
-    .bind(&r.delimiter)
-    .bind(&r.role_values)
-    .bind(&r.group_values)
-    .bind(&r.updated_at)
-    .bind(&r.updated_by)
-    .execute(executor)
-    .await?;
-    Ok(())
+    )
+}
+
+fn upsert_args<'a>(tenant_id: &'a str, r: &'a StoredRules) -> [Arg<'a>; 8] {
+    [
+        Arg::from(tenant_id),
+        Arg::from(&r.role_attribute),
+        Arg::from(&r.groups_attribute),
+        Arg::from(&r.delimiter),
+        Arg::from(&r.role_values),
+        Arg::from(&r.group_values),
+        Arg::from(&r.updated_at),
+        Arg::from(&r.updated_by),
+    ]
 }
 
 /// Stores `defaults` as the tenant's rules unless it has a row, committed
@@ -101,34 +112,34 @@ pub async fn ensure_rules_row(
     tenant_id: &str,
     defaults: &StoredRules,
 ) -> Result<(), SqlError> {
-    upsert(db.writer(), tenant_id, defaults, "DO NOTHING").await
+    db.execute(&upsert_sql("DO NOTHING"), &upsert_args(tenant_id, defaults))
+        .await?;
+    Ok(())
 }
 
 /// Inserts or replaces the tenant's rules.
 pub async fn save_rules(tx: &mut Tx, tenant_id: &str, r: &StoredRules) -> Result<(), SqlError> {
-    upsert(
-        tx.conn(),
-        tenant_id,
-        r,
+    let sql = upsert_sql(
         "DO UPDATE SET role_attribute = excluded.role_attribute,
             groups_attribute = excluded.groups_attribute, delimiter = excluded.delimiter,
             role_values = excluded.role_values, group_values = excluded.group_values,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-    )
-    .await
+    );
+    tx.execute(&sql, &upsert_args(tenant_id, r)).await?;
+    Ok(())
 }
 
 /// The state of the tenant's recompute under way, if any (read inside the
 /// transaction that locked the rules row with [`rules_locked`]).
 pub async fn recompute_state(tx: &mut Tx, tenant_id: &str) -> Result<Option<String>, SqlError> {
-    let row = sqlx::query("SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_optional(tx.conn())
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get("recompute_state")?,
-        None => None,
-    })
+    Ok(tx
+        .fetch_optional(
+            "SELECT recompute_state FROM mapping_rules WHERE tenant_id = $1",
+            args![tenant_id],
+            |r| r.get::<Option<String>>("recompute_state"),
+        )
+        .await?
+        .flatten())
 }
 
 /// Records (or, with None, ends) the tenant's recompute.
@@ -137,11 +148,11 @@ pub async fn set_recompute_state(
     tenant_id: &str,
     state: Option<&str>,
 ) -> Result<(), SqlError> {
-    sqlx::query("UPDATE mapping_rules SET recompute_state = $1 WHERE tenant_id = $2")
-        .bind(state)
-        .bind(tenant_id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE mapping_rules SET recompute_state = $1 WHERE tenant_id = $2",
+        args![state, tenant_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -163,15 +174,11 @@ pub async fn set_derived(
     role: Option<&str>,
     groups: Option<&str>,
 ) -> Result<(), SqlError> {
-    sqlx::query(
+    tx.execute(
         "UPDATE scim_users SET derived_role = $3, derived_groups = $4
          WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, user_id, role, groups],
     )
-    .bind(tenant_id)
-    .bind(user_id)
-    .bind(role)
-    .bind(groups)
-    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -189,16 +196,16 @@ pub struct UserDoc {
     pub updated_at: String,
 }
 
-fn user_doc(row: &sqlx::any::AnyRow) -> Result<UserDoc, SqlError> {
+fn user_doc(row: &Cells<'_>) -> Result<UserDoc, SqlError> {
     Ok(UserDoc {
-        id: row.try_get("id")?,
-        user_name: row.try_get("user_name")?,
-        doc: row.try_get("doc")?,
-        derived_role: row.try_get("derived_role")?,
-        derived_groups: row.try_get("derived_groups")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.get("id")?,
+        user_name: row.get("user_name")?,
+        doc: row.get("doc")?,
+        derived_role: row.get("derived_role")?,
+        derived_groups: row.get("derived_groups")?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
     })
 }
 
@@ -221,7 +228,7 @@ pub async fn users_after(
         .bind(limit)
         .fetch_all(db.reader())
         .await?;
-    rows.iter().map(user_doc).collect()
+    rows.iter().map(|r| user_doc(&Cells::Sqlx(r))).collect()
 }
 
 /// The same, inside the transaction that saves rules, locking the rows on
@@ -234,13 +241,12 @@ pub async fn users_after_for_update(
     limit: i64,
 ) -> Result<Vec<UserDoc>, SqlError> {
     let backend = tx.backend();
-    let rows = sqlx::query(&format!("{SELECT_BATCH}{}", backend.for_update()))
-        .bind(tenant_id)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
-    rows.iter().map(user_doc).collect()
+    tx.fetch(
+        &format!("{SELECT_BATCH}{}", backend.for_update()),
+        args![tenant_id, after_id, limit],
+        user_doc,
+    )
+    .await
 }
 
 /// A user's recomputed values: (id, role, groups as JSON).
@@ -288,7 +294,7 @@ pub async fn update_derived(
         sql.push(" FROM v WHERE scim_users.tenant_id = ");
         sql.bind_text(tenant_id);
         sql.push(" AND scim_users.id = v.id");
-        sql.query().execute(tx.conn()).await?;
+        tx.execute_sql(&sql).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use sqlx::Row as _;
 
 use super::Tx;
 use super::sql::{Sql, SqlValue, push_in_list, value_rows};
+use super::tx::{Cells, args};
 use super::{Db, SqlError};
 
 /// Most ids bound in one statement; both engines allow far more, but short
@@ -43,8 +44,8 @@ pub async fn resolve(
             sql.push(" AND id IN (");
             push_in_list(&mut sql, chunk);
             sql.push(")");
-            for row in sql.query().fetch_all(tx.conn()).await? {
-                found.push((row.try_get("id")?, kind));
+            for id in tx.fetch_sql(&sql, |r| r.get::<String>("id")).await? {
+                found.push((id, kind));
             }
         }
     }
@@ -60,10 +61,8 @@ pub async fn resolve(
 /// A member that was added or removed: (id, `User` or `Group`).
 pub type Changed = (String, String);
 
-fn changed_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Changed>, SqlError> {
-    rows.iter()
-        .map(|r| Ok((r.try_get("member_id")?, r.try_get("member_type")?)))
-        .collect()
+fn changed(r: &Cells<'_>) -> Result<Changed, SqlError> {
+    Ok((r.get("member_id")?, r.get("member_type")?))
 }
 
 /// Adds members; ones already present are left as they are. Returns the
@@ -90,7 +89,7 @@ pub async fn add(
                 sql.binds.push(SqlValue::Text(value.to_string()));
             }
         }
-        added.extend(changed_rows(&sql.query().fetch_all(tx.conn()).await?)?);
+        added.extend(tx.fetch_sql(&sql, changed).await?);
     }
     Ok(added)
 }
@@ -111,7 +110,7 @@ pub async fn remove(
         sql.push(" AND member_id IN (");
         push_in_list(&mut sql, chunk);
         sql.push(") RETURNING member_id, member_type");
-        removed.extend(changed_rows(&sql.query().fetch_all(tx.conn()).await?)?);
+        removed.extend(tx.fetch_sql(&sql, changed).await?);
     }
     Ok(removed)
 }
@@ -122,15 +121,13 @@ pub async fn remove_all(
     tenant_id: &str,
     group_id: &str,
 ) -> Result<Vec<Changed>, SqlError> {
-    let rows = sqlx::query(
+    tx.fetch(
         "DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2
          RETURNING member_id, member_type",
+        args![tenant_id, group_id],
+        changed,
     )
-    .bind(tenant_id)
-    .bind(group_id)
-    .fetch_all(tx.conn())
-    .await?;
-    changed_rows(&rows)
+    .await
 }
 
 /// A user or group as membership events name it: its id, `userName` or
@@ -164,13 +161,16 @@ pub async fn describe(
         sql.push(" AND id IN (");
         push_in_list(&mut sql, chunk);
         sql.push(")");
-        for row in sql.query().fetch_all(tx.conn()).await? {
-            out.push(Named {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                external_id: row.try_get("external_id")?,
-            });
-        }
+        out.extend(
+            tx.fetch_sql(&sql, |r| {
+                Ok(Named {
+                    id: r.get("id")?,
+                    name: r.get("name")?,
+                    external_id: r.get("external_id")?,
+                })
+            })
+            .await?,
+        );
     }
     Ok(out)
 }
@@ -182,37 +182,39 @@ pub async fn groups_of_in_tx(
     tenant_id: &str,
     member_ids: &[String],
 ) -> Result<Vec<(String, Named)>, SqlError> {
-    groups_of_on(tx.conn(), tenant_id, member_ids).await
-}
-
-async fn groups_of_on(
-    conn: &mut sqlx::AnyConnection,
-    tenant_id: &str,
-    member_ids: &[String],
-) -> Result<Vec<(String, Named)>, SqlError> {
     let mut out = Vec::new();
     for chunk in member_ids.chunks(CHUNK) {
-        let mut sql = Sql::new(
-            "SELECT m.member_id, g.id, g.display_name, g.external_id FROM scim_group_members m
-             JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-             WHERE m.tenant_id = ",
+        out.extend(
+            tx.fetch_sql(&groups_of_sql(tenant_id, chunk), group_of)
+                .await?,
         );
-        sql.bind_text(tenant_id);
-        sql.push(" AND m.member_id IN (");
-        push_in_list(&mut sql, chunk);
-        sql.push(") ORDER BY g.display_name_lower, g.id");
-        for r in sql.query().fetch_all(&mut *conn).await? {
-            out.push((
-                r.try_get("member_id")?,
-                Named {
-                    id: r.try_get("id")?,
-                    name: r.try_get("display_name")?,
-                    external_id: r.try_get("external_id")?,
-                },
-            ));
-        }
     }
     Ok(out)
+}
+
+/// The statement of [`groups_of`] for one chunk of member ids.
+fn groups_of_sql(tenant_id: &str, member_ids: &[String]) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT m.member_id, g.id, g.display_name, g.external_id FROM scim_group_members m
+         JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+         WHERE m.tenant_id = ",
+    );
+    sql.bind_text(tenant_id);
+    sql.push(" AND m.member_id IN (");
+    push_in_list(&mut sql, member_ids);
+    sql.push(") ORDER BY g.display_name_lower, g.id");
+    sql
+}
+
+fn group_of(r: &Cells<'_>) -> Result<(String, Named), SqlError> {
+    Ok((
+        r.get("member_id")?,
+        Named {
+            id: r.get("id")?,
+            name: r.get("display_name")?,
+            external_id: r.get("external_id")?,
+        },
+    ))
 }
 
 const LIST_SQL: &str = "SELECT m.member_id, m.member_type,
@@ -263,10 +265,14 @@ pub async fn page_in_order(
 }
 
 fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, SqlError> {
+    member(&Cells::Sqlx(row))
+}
+
+fn member(row: &Cells<'_>) -> Result<Member, SqlError> {
     Ok(Member {
-        id: row.try_get("member_id")?,
-        kind: row.try_get("member_type")?,
-        display: row.try_get("display")?,
+        id: row.get("member_id")?,
+        kind: row.get("member_type")?,
+        display: row.get("display")?,
     })
 }
 
@@ -286,12 +292,7 @@ pub async fn list_in_tx(
     tenant_id: &str,
     group_id: &str,
 ) -> Result<Vec<Member>, SqlError> {
-    let rows = sqlx::query(LIST_SQL)
-        .bind(tenant_id)
-        .bind(group_id)
-        .fetch_all(tx.conn())
-        .await?;
-    rows.iter().map(member_from_row).collect()
+    tx.fetch(LIST_SQL, args![tenant_id, group_id], member).await
 }
 
 /// A group's members after `after_id` in id order, with their names
@@ -391,8 +392,17 @@ pub async fn groups_of(
     member_ids: &[String],
 ) -> Result<Vec<Membership>, SqlError> {
     let mut conn = db.reader().acquire().await?;
-    Ok(groups_of_on(&mut conn, tenant_id, member_ids)
-        .await?
+    let mut found = Vec::new();
+    for chunk in member_ids.chunks(CHUNK) {
+        let rows = groups_of_sql(tenant_id, chunk)
+            .query()
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            found.push(group_of(&Cells::Sqlx(r))?);
+        }
+    }
+    Ok(found
         .into_iter()
         .map(|(member_id, g)| Membership {
             member_id,

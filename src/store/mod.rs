@@ -7,13 +7,14 @@
 //! which use `?` on SQLite ([`sql::value_rows`]), and bind only text,
 //! integers and bytes, which `Any` carries on both.
 //!
-//! SQLite allows one writer at a time: writes go through a pool of one
-//! connection (holding it is holding the write slot) and reads through a
-//! wider pool. The paths that run on every request bypass sqlx on SQLite
-//! ([`direct`]): the token check and Entra's hot lookup run on plain
-//! connections on the request's own thread, and the read log's batches are
-//! written through one more plain connection while the sqlx writer is held.
-//! On PostgreSQL one pool serves reads and writes.
+//! SQLite allows one writer at a time. On a SQLite file every write of
+//! the service runs on one plain connection, held by one task at a time
+//! ([`writer`]): transactions run their statements on the request's own
+//! thread ([`tx`]) and commit in groups. Reads go through a wider sqlx
+//! pool, and the reads every SCIM request makes (the token check and
+//! Entra's hot lookup) through plain read-only connections, also on the
+//! request's own thread ([`direct`]). On PostgreSQL (and on an in-memory
+//! SQLite database) one sqlx pool serves reads and writes.
 
 pub mod activity;
 pub mod admins;
@@ -36,7 +37,9 @@ pub mod sso;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;
+pub mod tx;
 pub mod webhooks;
+pub mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -47,6 +50,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
 use direct::DirectReader;
+pub use tx::Tx;
 
 /// A failure of the database (or of what the store read from it). The
 /// store's functions return it; each face turns it into its own answer
@@ -54,8 +58,13 @@ use direct::DirectReader;
 /// [`SqlError::is_busy`], is a 503 with `Retry-After` on every face that
 /// writes).
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct SqlError(#[from] sqlx::Error);
+pub enum SqlError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// From a plain SQLite connection (see [`direct`], [`tx`]).
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 /// `From<sqlx::Error>` for a store error type that already converts from
 /// [`SqlError`], so that `?` works on statements inside its functions.
@@ -73,26 +82,26 @@ pub(crate) use from_sqlx;
 impl SqlError {
     /// Something read or about to be written is not what the store expects.
     pub fn invalid(message: impl Into<String>) -> SqlError {
-        SqlError(sqlx::Error::Protocol(message.into()))
+        SqlError::Sqlx(sqlx::Error::Protocol(message.into()))
     }
 
     /// A value could not be encoded for storing.
     pub fn encode(e: impl std::error::Error + Send + Sync + 'static) -> SqlError {
-        SqlError(sqlx::Error::Encode(Box::new(e)))
+        SqlError::Sqlx(sqlx::Error::Encode(Box::new(e)))
     }
 
     /// A stored value could not be decoded.
     pub fn decode(e: impl std::error::Error + Send + Sync + 'static) -> SqlError {
-        SqlError(sqlx::Error::Decode(Box::new(e)))
+        SqlError::Sqlx(sqlx::Error::Decode(Box::new(e)))
     }
 
     /// Whether this means "busy, try again": a write that waited too long
     /// for the database (the pool, SQLite's lock) or a lock or statement
     /// timeout on PostgreSQL. Answered 503 with `Retry-After`, not 500.
     pub fn is_busy(&self) -> bool {
-        match &self.0 {
-            sqlx::Error::PoolTimedOut => true,
-            sqlx::Error::Database(d) => {
+        match self {
+            SqlError::Sqlx(sqlx::Error::PoolTimedOut) => true,
+            SqlError::Sqlx(sqlx::Error::Database(d)) => {
                 let code = d.code();
                 let code = code.as_deref().unwrap_or_default();
                 // SQLite: SQLITE_BUSY (5) and its extended codes; PostgreSQL:
@@ -100,55 +109,31 @@ impl SqlError {
                 matches!(code, "5" | "261" | "517" | "773" | "55P03" | "57014")
                     || d.message().contains("database is locked")
             }
-            _ => false,
+            SqlError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            SqlError::Sqlx(_) => false,
         }
     }
 
     /// Whether this is the violation of a unique constraint.
     pub fn is_unique_violation(&self) -> bool {
-        match &self.0 {
-            sqlx::Error::Database(db) => db.is_unique_violation(),
-            _ => false,
+        match self {
+            SqlError::Sqlx(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            SqlError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            SqlError::Sqlx(_) | SqlError::Sqlite(_) => false,
         }
     }
 }
 
-/// A row as the type it maps to: the store's row types derive
-/// `sqlx::FromRow`, so each is mapped once, by its field names.
-pub(crate) fn decode<T>(row: &sqlx::any::AnyRow) -> Result<T, SqlError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
-{
-    Ok(T::from_row(row)?)
-}
-
-/// A write transaction. It knows its database's kind, so that the store's
-/// functions taking one lock rows where the engine needs it (PostgreSQL's
-/// `FOR UPDATE`) without their callers knowing which engine it is. Only
-/// the store runs statements on it ([`Tx::conn`]); dropped without
-/// [`Tx::commit`], it rolls back.
-pub struct Tx {
-    inner: sqlx::Transaction<'static, sqlx::Any>,
-    backend: Backend,
-}
-
-impl Tx {
-    pub async fn commit(self) -> Result<(), SqlError> {
-        Ok(self.inner.commit().await?)
-    }
-
-    pub async fn rollback(self) -> Result<(), SqlError> {
-        Ok(self.inner.rollback().await?)
-    }
-
-    pub(in crate::store) fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// The transaction's connection, for the store's statements.
-    pub(in crate::store) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.inner
-    }
+/// A row as the type it maps to (see [`tx::row_struct`]).
+pub(crate) fn decode<T: tx::FromCells>(row: &sqlx::any::AnyRow) -> Result<T, SqlError> {
+    T::from_cells(&tx::Cells::Sqlx(row))
 }
 
 /// Which database engine a URL selected.
@@ -189,8 +174,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite only: the reads every SCIM request makes, without a thread hop.
     direct: Option<Arc<DirectReader>>,
-    /// SQLite only: the read log's batches (see [`direct::Writer`]).
-    direct_writer: Option<Arc<direct::Writer>>,
+    /// SQLite only: the one writer of every write (see [`writer`]).
+    direct_writer: Option<Arc<writer::Writer>>,
     /// This server's metrics (transactions record how long they waited).
     metrics: Arc<crate::metrics::Metrics>,
     /// How long a write waits to begin (milliseconds) before it is given
@@ -240,7 +225,7 @@ impl Db {
                 let (direct, direct_writer) = match direct::sqlite_file(&url) {
                     Some(path) => (
                         Some(Arc::new(DirectReader::open(&path)?)),
-                        Some(Arc::new(direct::Writer::new(&path))),
+                        Some(Arc::new(writer::Writer::new(&path))),
                     ),
                     None => (None, None),
                 };
@@ -304,8 +289,8 @@ impl Db {
         self.direct.as_deref()
     }
 
-    /// SQLite's plain writer (see [`direct::Writer`]); `None` on PostgreSQL.
-    pub fn direct_writer(&self) -> Option<&Arc<direct::Writer>> {
+    /// SQLite's plain writer (see [`writer`]); `None` on PostgreSQL.
+    pub fn direct_writer(&self) -> Option<&Arc<writer::Writer>> {
         self.direct_writer.as_ref()
     }
 
@@ -314,7 +299,10 @@ impl Db {
         &self.read
     }
 
-    /// The pool for writes (on SQLite, a single connection).
+    /// sqlx's pool for writes (on SQLite, a single connection). The
+    /// service writes through [`Db::begin`] and [`Db::execute`], which on
+    /// a SQLite file use the plain writer instead; statements run here
+    /// still see SQLite's lock, and wait on it.
     pub fn writer(&self) -> &AnyPool {
         &self.write
     }
@@ -324,19 +312,54 @@ impl Db {
     /// a timeout, which [`SqlError::is_busy`] recognises.
     pub async fn begin(&self) -> Result<Tx, SqlError> {
         let started = std::time::Instant::now();
-        let wait = Duration::from_millis(
+        let wait = self.write_wait();
+        let tx = match &self.direct_writer {
+            Some(writer) => {
+                let state = writer.lock(wait).await;
+                self.metrics.db_waited(started.elapsed());
+                Tx::sqlite(writer::SqliteTx::begin(writer.clone(), state?)?)
+            }
+            None => {
+                let tx = match tokio::time::timeout(wait, self.write.begin()).await {
+                    Ok(tx) => tx,
+                    Err(_) => Err(sqlx::Error::PoolTimedOut),
+                };
+                self.metrics.db_waited(started.elapsed());
+                Tx::sqlx(tx?, self.backend)
+            }
+        };
+        Ok(tx)
+    }
+
+    /// Runs one writing statement on its own (it is its own transaction);
+    /// returns how many rows it changed. Waits for the writer as
+    /// [`Db::begin`] does.
+    pub(crate) async fn execute(&self, sql: &str, args: &[tx::Arg<'_>]) -> Result<u64, SqlError> {
+        match &self.direct_writer {
+            Some(writer) => {
+                let mut state = self.wait_for(writer).await?;
+                state.flush()?;
+                tx::sqlite_execute(state.conn(), sql, args)
+            }
+            None => Ok(tx::bind_all(sqlx::query(sql), args)
+                .execute(&self.write)
+                .await?
+                .rows_affected()),
+        }
+    }
+
+    async fn wait_for(&self, writer: &writer::Writer) -> Result<writer::WriterGuard, SqlError> {
+        let started = std::time::Instant::now();
+        let conn = writer.lock(self.write_wait()).await;
+        self.metrics.db_waited(started.elapsed());
+        conn
+    }
+
+    fn write_wait(&self) -> Duration {
+        Duration::from_millis(
             self.write_wait_ms
                 .load(std::sync::atomic::Ordering::Relaxed),
-        );
-        let tx = match tokio::time::timeout(wait, self.write.begin()).await {
-            Ok(tx) => tx,
-            Err(_) => Err(sqlx::Error::PoolTimedOut),
-        };
-        self.metrics.db_waited(started.elapsed());
-        Ok(Tx {
-            inner: tx?,
-            backend: self.backend,
-        })
+        )
     }
 
     /// Sets how long writes wait to begin (every clone of this handle).
@@ -431,9 +454,8 @@ pub const SQLITE_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 /// the database every 8,192 pages (32 MiB) rather than 1,000: a page changed
 /// by many transactions is then copied back once, and the sync that comes
 /// with each checkpoint happens an eighth as often.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 8192;";
-/// The checkpoint interval of [`WRITER_PRAGMAS`], for the read log's writer.
-pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
+pub(crate) const WRITER_PRAGMAS: &str =
+    "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 8192;";
 const READER_PRAGMAS: &str = "";
 
 fn sqlite_pool(max: u32, extra: &'static str) -> AnyPoolOptions {
@@ -441,6 +463,9 @@ fn sqlite_pool(max: u32, extra: &'static str) -> AnyPoolOptions {
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection to a local file does not go away while idle;
+        // testing it would be one more round trip to its thread per use.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute(

@@ -4,6 +4,7 @@
 use sqlx::Row as _;
 
 use super::sql::{Column, Cond, Sql, SqlValue, Table};
+use super::tx::{Cells, args};
 use super::{Backend, Db, SqlError, Tx};
 
 /// One stored resource.
@@ -46,16 +47,20 @@ fn row_columns(table: Table) -> &'static str {
 }
 
 fn from_row(table: Table, row: &sqlx::any::AnyRow) -> Result<Row, SqlError> {
+    from_cells(table, &Cells::Sqlx(row))
+}
+
+fn from_cells(table: Table, row: &Cells<'_>) -> Result<Row, SqlError> {
     let (derived_role, derived_groups) = match table {
-        Table::Users => (row.try_get("derived_role")?, row.try_get("derived_groups")?),
+        Table::Users => (row.get("derived_role")?, row.get("derived_groups")?),
         Table::Groups => (None, None),
     };
     Ok(Row {
-        id: row.try_get("id")?,
-        doc: row.try_get("doc")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.get("id")?,
+        doc: row.get("doc")?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
         derived_role,
         derived_groups,
     })
@@ -124,17 +129,14 @@ pub async fn get_for_update(
     if !storable_id(id) {
         return Ok(None);
     }
-    let row = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2{}",
         row_columns(table),
         table.name(),
         backend.for_update()
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(|r| from_row(table, r)).transpose()
+    );
+    tx.fetch_optional(&sql, args![tenant_id, id], |r| from_cells(table, r))
+        .await
 }
 
 /// Sort order of a listing; ties are broken by id so pages are stable.
@@ -233,23 +235,24 @@ pub async fn insert(
 ) -> Result<(), SqlError> {
     match table {
         Table::Users => {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO scim_users (tenant_id, id, user_name, user_name_lower, external_id,
                     display_name, active, doc, version, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                args![
+                    tenant_id,
+                    &row.id,
+                    &ix.name,
+                    &ix.name.to_lowercase(),
+                    &ix.external_id,
+                    &ix.display_name,
+                    ix.active,
+                    &row.doc,
+                    row.version,
+                    &row.created_at,
+                    &row.updated_at,
+                ],
             )
-            .bind(tenant_id)
-            .bind(&row.id)
-            .bind(&ix.name)
-            .bind(ix.name.to_lowercase())
-            .bind(&ix.external_id)
-            .bind(&ix.display_name)
-            .bind(i64::from(ix.active))
-            .bind(&row.doc)
-            .bind(row.version)
-            .bind(&row.created_at)
-            .bind(&row.updated_at)
-            .execute(tx.conn())
             .await?;
             // A new user has no e-mail rows to replace: one statement
             // (and, on SQLite, one round trip to its connection) fewer.
@@ -257,21 +260,22 @@ pub async fn insert(
             insert_emails(tx, tenant_id, &rows).await?;
         }
         Table::Groups => {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO scim_groups (tenant_id, id, display_name, display_name_lower,
                     external_id, doc, version, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args![
+                    tenant_id,
+                    &row.id,
+                    &ix.name,
+                    &ix.name.to_lowercase(),
+                    &ix.external_id,
+                    &row.doc,
+                    row.version,
+                    &row.created_at,
+                    &row.updated_at,
+                ],
             )
-            .bind(tenant_id)
-            .bind(&row.id)
-            .bind(&ix.name)
-            .bind(ix.name.to_lowercase())
-            .bind(&ix.external_id)
-            .bind(&row.doc)
-            .bind(row.version)
-            .bind(&row.created_at)
-            .bind(&row.updated_at)
-            .execute(tx.conn())
             .await?;
         }
     }
@@ -288,40 +292,42 @@ pub async fn update(
 ) -> Result<(), SqlError> {
     match table {
         Table::Users => {
-            sqlx::query(
+            tx.execute(
                 "UPDATE scim_users SET user_name = $3, user_name_lower = $4, external_id = $5,
                     display_name = $6, active = $7, doc = $8, version = $9, updated_at = $10
                  WHERE tenant_id = $1 AND id = $2",
+                args![
+                    tenant_id,
+                    &row.id,
+                    &ix.name,
+                    &ix.name.to_lowercase(),
+                    &ix.external_id,
+                    &ix.display_name,
+                    ix.active,
+                    &row.doc,
+                    row.version,
+                    &row.updated_at,
+                ],
             )
-            .bind(tenant_id)
-            .bind(&row.id)
-            .bind(&ix.name)
-            .bind(ix.name.to_lowercase())
-            .bind(&ix.external_id)
-            .bind(&ix.display_name)
-            .bind(i64::from(ix.active))
-            .bind(&row.doc)
-            .bind(row.version)
-            .bind(&row.updated_at)
-            .execute(tx.conn())
             .await?;
             replace_emails(tx, tenant_id, &row.id, &ix.emails).await?;
         }
         Table::Groups => {
-            sqlx::query(
+            tx.execute(
                 "UPDATE scim_groups SET display_name = $3, display_name_lower = $4,
                     external_id = $5, doc = $6, version = $7, updated_at = $8
                  WHERE tenant_id = $1 AND id = $2",
+                args![
+                    tenant_id,
+                    &row.id,
+                    &ix.name,
+                    &ix.name.to_lowercase(),
+                    &ix.external_id,
+                    &row.doc,
+                    row.version,
+                    &row.updated_at,
+                ],
             )
-            .bind(tenant_id)
-            .bind(&row.id)
-            .bind(&ix.name)
-            .bind(ix.name.to_lowercase())
-            .bind(&ix.external_id)
-            .bind(&row.doc)
-            .bind(row.version)
-            .bind(&row.updated_at)
-            .execute(tx.conn())
             .await?;
         }
     }
@@ -338,16 +344,11 @@ pub async fn touch(
     version: i64,
     at: &str,
 ) -> Result<(), SqlError> {
-    sqlx::query(&format!(
+    let sql = format!(
         "UPDATE {} SET version = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
         table.name()
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .bind(version)
-    .bind(at)
-    .execute(tx.conn())
-    .await?;
+    );
+    tx.execute(&sql, args![tenant_id, id, version, at]).await?;
     Ok(())
 }
 
@@ -357,11 +358,11 @@ async fn replace_emails(
     user_id: &str,
     emails: &[(String, Option<String>)],
 ) -> Result<(), SqlError> {
-    sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant_id)
-        .bind(user_id)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2",
+        args![tenant_id, user_id],
+    )
+    .await?;
     insert_emails(tx, tenant_id, &email_rows(user_id, emails)).await
 }
 
@@ -402,7 +403,7 @@ pub(crate) async fn insert_emails(
             }
             .push(")");
         }
-        sql.query().execute(tx.conn()).await?;
+        tx.execute_sql(&sql).await?;
     }
     Ok(())
 }
@@ -417,43 +418,28 @@ pub async fn delete(
 ) -> Result<bool, SqlError> {
     // The groups it leaves no longer list it: their version and lastModified
     // move, so ETags and `meta.lastModified` filters see the change.
-    sqlx::query(
+    tx.execute(
         "UPDATE scim_groups SET version = version + 1, updated_at = $3
          WHERE tenant_id = $1 AND id IN
             (SELECT group_id FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2)",
+        args![tenant_id, id, &super::now()],
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(super::now())
-    .execute(tx.conn())
     .await?;
-    sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    if table == Table::Groups {
-        sqlx::query("DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-    } else {
-        sqlx::query("DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-    }
-    let n = sqlx::query(&format!(
+    tx.execute(
+        "DELETE FROM scim_group_members WHERE tenant_id = $1 AND member_id = $2",
+        args![tenant_id, id],
+    )
+    .await?;
+    let dependent = match table {
+        Table::Groups => "DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2",
+        Table::Users => "DELETE FROM scim_user_emails WHERE tenant_id = $1 AND user_id = $2",
+    };
+    tx.execute(dependent, args![tenant_id, id]).await?;
+    let sql = format!(
         "DELETE FROM {} WHERE tenant_id = $1 AND id = $2",
         table.name()
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    );
+    let n = tx.execute(&sql, args![tenant_id, id]).await?;
     Ok(n > 0)
 }
 

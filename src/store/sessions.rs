@@ -5,7 +5,8 @@ use sqlx::Row as _;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::Db;
+use super::tx::args;
+use super::{Db, SqlError};
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
@@ -18,13 +19,11 @@ impl DbSessionStore {
     }
 
     /// Deletes expired sessions; returns how many.
-    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+    pub async fn delete_expired(&self) -> Result<u64, SqlError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(self.db.writer())
-            .await?
-            .rows_affected())
+        self.db
+            .execute("DELETE FROM sessions WHERE expires_at < $1", args![now])
+            .await
     }
 }
 
@@ -38,16 +37,18 @@ impl SessionStore for DbSessionStore {
         // Ids are 128 random bits; a collision is retried with a new id.
         loop {
             let data = serde_json::to_string(record).map_err(backend)?;
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(record.id.to_string())
-            .bind(data)
-            .bind(record.expiry_date.unix_timestamp())
-            .execute(self.db.writer())
-            .await
-            .map_err(backend)?
-            .rows_affected();
+            let inserted = self
+                .db
+                .execute(
+                    "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    args![
+                        &record.id.to_string(),
+                        &data,
+                        record.expiry_date.unix_timestamp()
+                    ],
+                )
+                .await
+                .map_err(backend)?;
             if inserted == 1 {
                 return Ok(());
             }
@@ -57,16 +58,18 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(record).map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+        self.db
+            .execute(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(record.id.to_string())
-        .bind(data)
-        .bind(record.expiry_date.unix_timestamp())
-        .execute(self.db.writer())
-        .await
-        .map_err(backend)?;
+                args![
+                    &record.id.to_string(),
+                    &data,
+                    record.expiry_date.unix_timestamp()
+                ],
+            )
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -88,9 +91,8 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
-            .execute(self.db.writer())
+        self.db
+            .execute("DELETE FROM sessions WHERE id = $1", args![&id.to_string()])
             .await
             .map_err(backend)?;
         Ok(())

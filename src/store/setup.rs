@@ -9,6 +9,7 @@ use sqlx::Row as _;
 
 use super::activity::Actor;
 use super::admins::{self, Admin, AdminError};
+use super::tx::args;
 use super::{Db, SqlError, format_time, now};
 use crate::secret;
 
@@ -26,18 +27,20 @@ pub async fn issue_if_needed(db: &Db) -> Result<Option<String>, SqlError> {
     }
     let token = secret::generate(TOKEN_PREFIX);
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM setup_links WHERE expires_at <= $1")
-        .bind(now())
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
-        .bind(secret::hash(&token))
-        .bind(now())
-        .bind(format_time(
-            chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS),
-        ))
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "DELETE FROM setup_links WHERE expires_at <= $1",
+        args![&now()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+        args![
+            &secret::hash(&token),
+            &now(),
+            &format_time(chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS)),
+        ],
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(token))
 }
@@ -93,28 +96,33 @@ pub async fn redeem(
     // Links printed by several instances are different rows: locking all
     // live ones first serialises two first-operator setups on PostgreSQL
     // (SQLite's single writer already does).
-    sqlx::query(&format!(
-        "SELECT token_hash FROM setup_links WHERE used_at IS NULL{}",
-        db.backend().for_update()
-    ))
-    .fetch_all(tx.conn())
-    .await?;
-    let claimed = sqlx::query(
-        "UPDATE setup_links SET used_at = $1
-         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    tx.fetch(
+        &format!(
+            "SELECT token_hash FROM setup_links WHERE used_at IS NULL{}",
+            db.backend().for_update()
+        ),
+        args![],
+        |_| Ok(()),
     )
-    .bind(&at)
-    .bind(secret::hash(token))
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    .await?;
+    let claimed = tx
+        .execute(
+            "UPDATE setup_links SET used_at = $1
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+            args![&at, &secret::hash(token)],
+        )
+        .await?;
     if claimed == 0 {
         return Err(RedeemError::Dead);
     }
-    let operators: i64 = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE tenant_id IS NULL")
-        .fetch_one(tx.conn())
+    let operators: i64 = tx
+        .fetch_optional(
+            "SELECT COUNT(*) AS n FROM admins WHERE tenant_id IS NULL",
+            args![],
+            |r| r.get("n"),
+        )
         .await?
-        .try_get("n")?;
+        .ok_or(sqlx::Error::RowNotFound)?;
     if operators > 0 {
         return Err(RedeemError::Dead);
     }
@@ -124,10 +132,11 @@ pub async fn redeem(
         label: "first-start setup link".to_string(),
     };
     let admin = admins::create_in(&mut tx, None, email, password_hash, &actor).await?;
-    sqlx::query("UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL")
-        .bind(&at)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        "UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL",
+        args![&at],
+    )
+    .await?;
     tx.commit().await?;
     Ok(admin)
 }

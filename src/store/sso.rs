@@ -5,6 +5,7 @@
 use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
+use super::tx::args;
 use super::{Db, SqlError, now};
 
 /// A tenant's provider settings.
@@ -115,20 +116,21 @@ pub async fn save(
     actor: &Actor,
 ) -> Result<TenantSso, SaveError> {
     let mut tx = db.begin().await?;
-    let stored = sqlx::query(&format!(
-        "SELECT issuer, client_secret FROM tenant_sso WHERE tenant_id = $1{}",
-        db.backend().for_update()
-    ))
-    .bind(tenant_id)
-    .fetch_optional(tx.conn())
-    .await?
-    .map(|r| {
-        Ok::<_, SqlError>((
-            r.try_get::<String, _>("issuer")?,
-            r.try_get::<String, _>("client_secret")?,
-        ))
-    })
-    .transpose()?;
+    let stored = tx
+        .fetch_optional(
+            &format!(
+                "SELECT issuer, client_secret FROM tenant_sso WHERE tenant_id = $1{}",
+                db.backend().for_update()
+            ),
+            args![tenant_id],
+            |r| {
+                Ok((
+                    r.get::<String>("issuer")?,
+                    r.get::<String>("client_secret")?,
+                ))
+            },
+        )
+        .await?;
     let exists = stored.is_some();
     let secret = match (&change.client_secret, stored) {
         (Some(new), _) => new.clone(),
@@ -152,16 +154,19 @@ pub async fn save(
         "INSERT INTO tenant_sso (tenant_id, issuer, client_id, client_secret, secret_hint, enabled, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     };
-    sqlx::query(sql)
-        .bind(&saved.tenant_id)
-        .bind(&saved.issuer)
-        .bind(&saved.client_id)
-        .bind(&saved.client_secret)
-        .bind(&saved.secret_hint)
-        .bind(i64::from(saved.enabled))
-        .bind(&saved.updated_at)
-        .execute(tx.conn())
-        .await?;
+    tx.execute(
+        sql,
+        args![
+            &saved.tenant_id,
+            &saved.issuer,
+            &saved.client_id,
+            &saved.client_secret,
+            &saved.secret_hint,
+            i64::from(saved.enabled),
+            &saved.updated_at,
+        ],
+    )
+    .await?;
     let secret_note = if change.client_secret.is_some() {
         "new client secret"
     } else {
@@ -184,11 +189,12 @@ pub async fn save(
 /// Removes the tenant's settings; false when there were none.
 pub async fn remove(db: &Db, tenant_id: &str, actor: &Actor) -> Result<bool, SqlError> {
     let mut tx = db.begin().await?;
-    let n = sqlx::query("DELETE FROM tenant_sso WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let n = tx
+        .execute(
+            "DELETE FROM tenant_sso WHERE tenant_id = $1",
+            args![tenant_id],
+        )
+        .await?;
     if n > 0 {
         activity::record(
             &mut tx,

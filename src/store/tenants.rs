@@ -6,14 +6,17 @@ use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
 use super::admins::{self, Admin, AdminError};
+use super::tx::{Arg, row_struct};
 use super::{Db, SqlError, Tx, new_id, now};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Tenant {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    pub created_at: String,
+row_struct! {
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Tenant {
+        pub id: String,
+        pub slug: String,
+        pub name: String,
+        pub created_at: String,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,19 @@ pub fn valid_slug(slug: &str) -> bool {
         && !slug.starts_with('-')
 }
 
+/// Stores a new tenant.
+const INSERT: &str = "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)";
+
+/// The values of [`INSERT`].
+fn insert_args(tenant: &Tenant) -> [Arg<'_>; 4] {
+    [
+        (&tenant.id).into(),
+        (&tenant.slug).into(),
+        (&tenant.name).into(),
+        (&tenant.created_at).into(),
+    ]
+}
+
 pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantError> {
     if !valid_slug(slug) {
         return Err(TenantError::InvalidSlug(slug.to_string()));
@@ -49,15 +65,7 @@ pub async fn create(db: &Db, slug: &str, name: &str) -> Result<Tenant, TenantErr
         name: name.to_string(),
         created_at: now(),
     };
-    let result =
-        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&tenant.id)
-            .bind(&tenant.slug)
-            .bind(&tenant.name)
-            .bind(&tenant.created_at)
-            .execute(db.writer())
-            .await
-            .map_err(SqlError::from);
+    let result = db.execute(INSERT, &insert_args(&tenant)).await;
     match result {
         Ok(_) => Ok(tenant),
         Err(e) if e.is_unique_violation() => Err(TenantError::SlugTaken(slug.to_string())),
@@ -77,15 +85,7 @@ pub async fn create_in(tx: &mut Tx, slug: &str, name: &str) -> Result<Tenant, Te
         name: name.to_string(),
         created_at: now(),
     };
-    let result =
-        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&tenant.id)
-            .bind(&tenant.slug)
-            .bind(&tenant.name)
-            .bind(&tenant.created_at)
-            .execute(tx.conn())
-            .await
-            .map_err(SqlError::from);
+    let result = tx.execute(INSERT, &insert_args(&tenant)).await;
     match result {
         Ok(_) => Ok(tenant),
         Err(e) if e.is_unique_violation() => Err(TenantError::SlugTaken(slug.to_string())),

@@ -2,8 +2,7 @@
 //! an account or a client address that keeps failing is slowed down, then
 //! refused for a while.
 
-use sqlx::Row as _;
-
+use super::tx::args;
 use super::{Db, SqlError, format_time, now};
 
 /// How failures are counted and punished.
@@ -54,37 +53,42 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
     let at = now();
     let cutoff = format_time(chrono::Utc::now() - chrono::Duration::seconds(policy.window_secs));
     let mut tx = db.begin().await?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO signin_throttle (key, failures, window_start, locked_until)
          VALUES ($1, 0, $2, NULL) ON CONFLICT (key) DO NOTHING",
+        args![key, &at],
     )
-    .bind(key)
-    .bind(&at)
-    .execute(tx.conn())
     .await?;
     // None when the pruner removed a stale row between the two statements
     // (on PostgreSQL, DO NOTHING does not lock it): a fresh start.
-    let row = sqlx::query(&format!(
-        "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1{}",
-        db.backend().for_update()
-    ))
-    .bind(key)
-    .fetch_optional(tx.conn())
-    .await?;
+    let row = tx
+        .fetch_optional(
+            &format!(
+                "SELECT failures, window_start, locked_until FROM signin_throttle WHERE key = $1{}",
+                db.backend().for_update()
+            ),
+            args![key],
+            |r| {
+                Ok((
+                    r.get::<i64>("failures")?,
+                    r.get::<String>("window_start")?,
+                    r.get::<Option<String>>("locked_until")?,
+                ))
+            },
+        )
+        .await?;
     let (failures, window_start) = match row {
-        Some(row) => {
-            let locked: Option<String> = row.try_get("locked_until")?;
+        Some((stored_failures, window_start, locked)) => {
             if let Some(until) = locked
                 && until > at
             {
                 tx.rollback().await?;
                 return Ok(Verdict::Locked(until));
             }
-            let window_start: String = row.try_get("window_start")?;
             if window_start < cutoff {
                 (0, at.clone())
             } else {
-                (row.try_get::<i64, _>("failures")?, window_start)
+                (stored_failures, window_start)
             }
         }
         None => (0, at.clone()),
@@ -99,16 +103,12 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
     } else {
         (Verdict::Allow, failures + 1, window_start, None)
     };
-    sqlx::query(
+    tx.execute(
         "INSERT INTO signin_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4)
          ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
              window_start = excluded.window_start, locked_until = excluded.locked_until",
+        args![key, failures, &window_start, &locked_until],
     )
-    .bind(key)
-    .bind(failures)
-    .bind(window_start)
-    .bind(locked_until)
-    .execute(tx.conn())
     .await?;
     tx.commit().await?;
     Ok(verdict)
@@ -117,20 +117,17 @@ pub async fn attempt(db: &Db, key: &str, policy: Policy) -> Result<Verdict, SqlE
 /// Takes back the failure [`attempt`] counted, for an attempt that
 /// succeeded (used for keys shared by many people, such as an address).
 pub async fn succeeded(db: &Db, key: &str) -> Result<(), SqlError> {
-    sqlx::query(
+    db.execute(
         "UPDATE signin_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+        args![key],
     )
-    .bind(key)
-    .execute(db.writer())
     .await?;
     Ok(())
 }
 
 /// Forgets a key's failures (after a successful sign-in).
 pub async fn reset(db: &Db, key: &str) -> Result<(), SqlError> {
-    sqlx::query("DELETE FROM signin_throttle WHERE key = $1")
-        .bind(key)
-        .execute(db.writer())
+    db.execute("DELETE FROM signin_throttle WHERE key = $1", args![key])
         .await?;
     Ok(())
 }
@@ -140,16 +137,12 @@ pub async fn reset(db: &Db, key: &str) -> Result<(), SqlError> {
 pub async fn prune(db: &Db, batch: i64) -> Result<u64, SqlError> {
     let window = ACCOUNT.window_secs.max(ADDRESS.window_secs);
     let stale = format_time(chrono::Utc::now() - chrono::Duration::seconds(window));
-    let done = sqlx::query(
+    db.execute(
         "DELETE FROM signin_throttle WHERE key IN (
              SELECT key FROM signin_throttle
              WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)
              LIMIT $3)",
+        args![&stale, &now(), batch],
     )
-    .bind(stale)
-    .bind(now())
-    .bind(batch)
-    .execute(db.writer())
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }

@@ -6,6 +6,7 @@ use sqlx::Row as _;
 
 use super::activity::{self, Actor, Entry};
 use super::events;
+use super::tx::{args, row_struct};
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
 
@@ -14,17 +15,19 @@ pub const KIND_SECRET: &str = "secret";
 /// An OAuth access token (authorization code or client credentials grant).
 pub const KIND_ACCESS: &str = "access";
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct TokenInfo {
-    pub id: String,
-    pub tenant_id: String,
-    pub kind: String,
-    pub name: String,
-    pub hint: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
-    pub last_used_at: Option<String>,
+row_struct! {
+    #[derive(Debug, Clone, Serialize)]
+    pub struct TokenInfo {
+        pub id: String,
+        pub tenant_id: String,
+        pub kind: String,
+        pub name: String,
+        pub hint: String,
+        pub created_at: String,
+        pub expires_at: Option<String>,
+        pub revoked_at: Option<String>,
+        pub last_used_at: Option<String>,
+    }
 }
 
 impl TokenInfo {
@@ -75,19 +78,20 @@ pub async fn create_secret_token(
         last_used_at: None,
     };
     let mut tx = db.begin().await?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO api_tokens (id, tenant_id, kind, name, token_hash, hint, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![
+            &info.id,
+            &info.tenant_id,
+            &info.kind,
+            &info.name,
+            &secret::hash(&secret),
+            &info.hint,
+            &info.created_at,
+            &info.expires_at,
+        ],
     )
-    .bind(&info.id)
-    .bind(&info.tenant_id)
-    .bind(&info.kind)
-    .bind(&info.name)
-    .bind(secret::hash(&secret))
-    .bind(&info.hint)
-    .bind(&info.created_at)
-    .bind(&info.expires_at)
-    .execute(tx.conn())
     .await?;
     activity::record(
         &mut tx,
@@ -143,13 +147,12 @@ pub async fn revoke(db: &Db, id: &str, actor: &Actor) -> Result<bool, SqlError> 
         return Ok(false);
     };
     let mut tx = db.begin().await?;
-    let changed =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+    let changed = tx
+        .execute(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            args![&now(), id],
+        )
+        .await?;
     if changed > 0 {
         activity::record(
             &mut tx,
@@ -264,10 +267,10 @@ pub async fn refusal_kind(db: &Db, presented: &str) -> &'static str {
 /// Records that a token was used. Called at most about once a minute per
 /// token, so the hot read path does not turn into a write per request.
 pub async fn touch(db: &Db, token_id: &str, at: &str) -> Result<(), SqlError> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-        .bind(at)
-        .bind(token_id)
-        .execute(db.writer())
-        .await?;
+    db.execute(
+        "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2",
+        args![at, token_id],
+    )
+    .await?;
     Ok(())
 }

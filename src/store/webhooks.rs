@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::sql::value_rows;
+use super::tx::{Arg, args};
 use super::{Db, SqlError, now};
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,18 +97,20 @@ pub async fn create(
         disabled_at: None,
         disabled_reason: None,
     };
-    sqlx::query(
+    let event_types = hook.event_types.as_ref().map(|t| t.join(","));
+    db.execute(
         "INSERT INTO webhooks (id, tenant_id, url, event_types, secret, created_at, start_after)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            &hook.id,
+            hook.tenant_id.as_deref(),
+            &hook.url,
+            &event_types,
+            &hook.secret,
+            &hook.created_at,
+            hook.start_after,
+        ],
     )
-    .bind(&hook.id)
-    .bind(hook.tenant_id.as_deref())
-    .bind(&hook.url)
-    .bind(hook.event_types.as_ref().map(|t| t.join(",")))
-    .bind(&hook.secret)
-    .bind(&hook.created_at)
-    .bind(hook.start_after)
-    .execute(db.writer())
     .await?;
     Ok(hook)
 }
@@ -133,16 +136,15 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Webhook>, SqlError> {
 pub async fn delete(db: &Db, id: &str) -> Result<bool, SqlError> {
     let mut tx = db.begin().await?;
     for table in ["webhook_deliveries", "webhook_streams"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE webhook_id = $1"))
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE webhook_id = $1"),
+            args![id],
+        )
+        .await?;
     }
-    let n = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let n = tx
+        .execute("DELETE FROM webhooks WHERE id = $1", args![id])
+        .await?;
     tx.commit().await?;
     Ok(n > 0)
 }
@@ -154,35 +156,29 @@ pub async fn rotate_secret(
     secret: &str,
     previous_until: &str,
 ) -> Result<bool, SqlError> {
-    let n = sqlx::query(
-        "UPDATE webhooks SET previous_secret = secret, previous_secret_until = $1, secret = $2
-         WHERE id = $3",
-    )
-    .bind(previous_until)
-    .bind(secret)
-    .bind(id)
-    .execute(db.writer())
-    .await?
-    .rows_affected();
+    let n = db
+        .execute(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = $1, secret = $2
+             WHERE id = $3",
+            args![previous_until, secret, id],
+        )
+        .await?;
     Ok(n > 0)
 }
 
 /// Turns a disabled endpoint on again: delivery resumes where it stopped.
 pub async fn enable(db: &Db, id: &str) -> Result<bool, SqlError> {
-    let n = sqlx::query(
-        "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL
-         WHERE id = $1",
-    )
-    .bind(id)
-    .execute(db.writer())
-    .await?
-    .rows_affected();
-    sqlx::query(
+    let n = db
+        .execute(
+            "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL
+             WHERE id = $1",
+            args![id],
+        )
+        .await?;
+    db.execute(
         "UPDATE webhook_streams SET attempts = 0, next_attempt_at = $1 WHERE webhook_id = $2",
+        args![&now(), id],
     )
-    .bind(now())
-    .bind(id)
-    .execute(db.writer())
     .await?;
     Ok(n > 0)
 }
@@ -191,32 +187,26 @@ pub async fn enable(db: &Db, id: &str) -> Result<bool, SqlError> {
 /// or clears it after a success.
 pub async fn set_failing(db: &Db, id: &str, failing: bool) -> Result<(), SqlError> {
     if failing {
-        sqlx::query(
+        db.execute(
             "UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
+            args![&now(), id],
         )
-        .bind(now())
-        .bind(id)
-        .execute(db.writer())
         .await?;
     } else {
-        sqlx::query(
+        db.execute(
             "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            args![id],
         )
-        .bind(id)
-        .execute(db.writer())
         .await?;
     }
     Ok(())
 }
 
 pub async fn disable(db: &Db, id: &str, reason: &str) -> Result<(), SqlError> {
-    sqlx::query(
+    db.execute(
         "UPDATE webhooks SET disabled_at = $1, disabled_reason = $2 WHERE id = $3 AND disabled_at IS NULL",
+        args![&now(), reason, id],
     )
-    .bind(now())
-    .bind(reason)
-    .bind(id)
-    .execute(db.writer())
     .await?;
     Ok(())
 }
@@ -238,19 +228,20 @@ pub async fn ensure_streams(db: &Db, hook: &Webhook) -> Result<(), SqlError> {
     if missing.is_none() {
         return Ok(());
     }
-    sqlx::query(
+    db.execute(
         "INSERT INTO webhook_streams (webhook_id, tenant_id, delivered_through, attempts, next_attempt_at)
          SELECT $1, t.id, $2, 0, $3 FROM tenants t
          WHERE ($4 = '' OR t.id = $4)
            AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = $1 AND w.disabled_at IS NULL)
            AND NOT EXISTS (SELECT 1 FROM webhook_streams s WHERE s.webhook_id = $1 AND s.tenant_id = t.id)
          ON CONFLICT DO NOTHING",
+        args![
+            &hook.id,
+            hook.start_after,
+            &now(),
+            hook.tenant_id.as_deref().unwrap_or(""),
+        ],
     )
-    .bind(&hook.id)
-    .bind(hook.start_after)
-    .bind(now())
-    .bind(hook.tenant_id.as_deref().unwrap_or(""))
-    .execute(db.writer())
     .await?;
     Ok(())
 }
@@ -301,32 +292,31 @@ pub async fn lease(
     at: &str,
     until: &str,
 ) -> Result<bool, SqlError> {
-    let n = sqlx::query(
-        "UPDATE webhook_streams SET lease_owner = $1, lease_until = $2
-         WHERE webhook_id = $3 AND tenant_id = $4 AND delivered_through = $5
-           AND (lease_until IS NULL OR lease_until < $6)",
-    )
-    .bind(owner)
-    .bind(until)
-    .bind(&s.webhook_id)
-    .bind(&s.tenant_id)
-    .bind(s.delivered_through)
-    .bind(at)
-    .execute(db.writer())
-    .await?
-    .rows_affected();
+    let n = db
+        .execute(
+            "UPDATE webhook_streams SET lease_owner = $1, lease_until = $2
+             WHERE webhook_id = $3 AND tenant_id = $4 AND delivered_through = $5
+               AND (lease_until IS NULL OR lease_until < $6)",
+            args![
+                owner,
+                until,
+                &s.webhook_id,
+                &s.tenant_id,
+                s.delivered_through,
+                at
+            ],
+        )
+        .await?;
     Ok(n == 1)
 }
 
 /// Hands back every stream `owner` holds (at shutdown).
 pub async fn release_all(db: &Db, owner: &str) -> Result<u64, SqlError> {
-    Ok(sqlx::query(
+    db.execute(
         "UPDATE webhook_streams SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+        args![owner],
     )
-    .bind(owner)
-    .execute(db.writer())
-    .await?
-    .rows_affected())
+    .await
 }
 
 /// One attempt, as recorded.
@@ -386,22 +376,23 @@ pub async fn save_progress(
     attempts: &[Delivery],
 ) -> Result<bool, SqlError> {
     let mut tx = db.begin().await?;
-    let n = sqlx::query(
-        "UPDATE webhook_streams SET delivered_through = $1, attempts = $2, next_attempt_at = $3,
-            lease_owner = $4, lease_until = $5
-         WHERE webhook_id = $6 AND tenant_id = $7 AND lease_owner = $8",
-    )
-    .bind(p.delivered_through)
-    .bind(p.attempts)
-    .bind(&p.next_attempt_at)
-    .bind(p.lease_until.as_ref().map(|_| owner))
-    .bind(p.lease_until.as_deref())
-    .bind(&s.webhook_id)
-    .bind(&s.tenant_id)
-    .bind(owner)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    let n = tx
+        .execute(
+            "UPDATE webhook_streams SET delivered_through = $1, attempts = $2, next_attempt_at = $3,
+                lease_owner = $4, lease_until = $5
+             WHERE webhook_id = $6 AND tenant_id = $7 AND lease_owner = $8",
+            args![
+                p.delivered_through,
+                p.attempts,
+                &p.next_attempt_at,
+                p.lease_until.as_ref().map(|_| owner),
+                p.lease_until.as_deref(),
+                &s.webhook_id,
+                &s.tenant_id,
+                owner,
+            ],
+        )
+        .await?;
     if n != 1 {
         tx.rollback().await?;
         return Ok(false);
@@ -419,23 +410,24 @@ async fn insert_deliveries(tx: &mut super::Tx, list: &[Delivery]) -> Result<(), 
                 attempt, at, outcome, status, latency_ms, error, response) VALUES {}",
             value_rows(backend, chunk.len(), 12)
         );
-        let mut q = sqlx::query(&text);
+        let mut values: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 12);
         for d in chunk {
-            q = q
-                .bind(d.id.as_str())
-                .bind(d.webhook_id.as_str())
-                .bind(d.tenant_id.as_deref())
-                .bind(d.event_position)
-                .bind(d.event_type.as_str())
-                .bind(d.attempt)
-                .bind(d.at.as_str())
-                .bind(d.outcome.as_str())
-                .bind(d.status)
-                .bind(d.latency_ms)
-                .bind(d.error.as_deref())
-                .bind(d.response.as_deref());
+            values.extend_from_slice(args![
+                d.id.as_str(),
+                d.webhook_id.as_str(),
+                d.tenant_id.as_deref(),
+                d.event_position,
+                d.event_type.as_str(),
+                d.attempt,
+                d.at.as_str(),
+                d.outcome.as_str(),
+                d.status,
+                d.latency_ms,
+                d.error.as_deref(),
+                d.response.as_deref(),
+            ]);
         }
-        q.execute(tx.conn()).await?;
+        tx.execute(&text, &values).await?;
     }
     Ok(())
 }
@@ -508,13 +500,10 @@ pub async fn backlog(db: &Db, webhook_id: &str, cap: i64) -> Result<i64, SqlErro
 
 /// Deletes attempts recorded before `cutoff`, a batch at a time.
 pub async fn prune_deliveries(db: &Db, cutoff: &str, batch: i64) -> Result<u64, SqlError> {
-    Ok(sqlx::query(
+    db.execute(
         "DELETE FROM webhook_deliveries WHERE id IN
             (SELECT id FROM webhook_deliveries WHERE at < $1 ORDER BY at LIMIT $2)",
+        args![cutoff, batch],
     )
-    .bind(cutoff)
-    .bind(batch)
-    .execute(db.writer())
-    .await?
-    .rows_affected())
+    .await
 }
