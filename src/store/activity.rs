@@ -183,7 +183,7 @@ pub async fn record_batch(db: &Db, entries: Vec<(String, Entry)>) -> Result<(), 
     if entries.is_empty() {
         return Ok(());
     }
-    if let Some(writer) = db.direct_writer() {
+    if let Some(writer) = db.sqlite_writer() {
         let writer = writer.clone();
         return tokio::task::spawn_blocking(move || {
             writer.transaction(|tx| insert_rows(tx, &entries))

@@ -52,11 +52,7 @@ impl DirectReader {
     }
 
     fn connect(&self) -> Result<Connection, SqlError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(error)?;
+        let conn = open(&self.path).map_err(error)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(error)?;
         conn.pragma_update(None, "query_only", true)
             .map_err(error)?;
@@ -86,6 +82,15 @@ impl DirectReader {
         self.put_back(conn);
         out
     }
+}
+
+/// A plain connection to the database file at `path` (which must exist),
+/// used by one thread at a time.
+pub(super) fn open(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 /// A SQLite error in sqlx's error type, so that callers handle both paths

@@ -175,7 +175,7 @@ pub struct Db {
     /// SQLite only: the reads every SCIM request makes, without a thread hop.
     direct: Option<Arc<DirectReader>>,
     /// SQLite only: the one writer of every write (see [`writer`]).
-    direct_writer: Option<Arc<writer::Writer>>,
+    sqlite_writer: Option<Arc<writer::Writer>>,
     /// This server's metrics (transactions record how long they waited).
     metrics: Arc<crate::metrics::Metrics>,
     /// How long a write waits to begin (milliseconds) before it is given
@@ -222,7 +222,7 @@ impl Db {
                 let read = sqlite_pool(sqlite_readers(), READER_PRAGMAS)
                     .connect_with(options)
                     .await?;
-                let (direct, direct_writer) = match direct::sqlite_file(&url) {
+                let (direct, sqlite_writer) = match direct::sqlite_file(&url) {
                     Some(path) => (
                         Some(Arc::new(DirectReader::open(&path)?)),
                         Some(Arc::new(writer::Writer::new(&path))),
@@ -234,7 +234,7 @@ impl Db {
                     write,
                     backend,
                     direct,
-                    direct_writer,
+                    sqlite_writer,
                     metrics: Arc::default(),
                     write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
@@ -253,7 +253,7 @@ impl Db {
                     write: pool,
                     backend,
                     direct: None,
-                    direct_writer: None,
+                    sqlite_writer: None,
                     metrics: Arc::default(),
                     write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
@@ -290,8 +290,8 @@ impl Db {
     }
 
     /// SQLite's plain writer (see [`writer`]); `None` on PostgreSQL.
-    pub fn direct_writer(&self) -> Option<&Arc<writer::Writer>> {
-        self.direct_writer.as_ref()
+    pub fn sqlite_writer(&self) -> Option<&Arc<writer::Writer>> {
+        self.sqlite_writer.as_ref()
     }
 
     /// The pool for reads.
@@ -313,7 +313,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, SqlError> {
         let started = std::time::Instant::now();
         let wait = self.write_wait();
-        let tx = match &self.direct_writer {
+        let tx = match &self.sqlite_writer {
             Some(writer) => {
                 let state = writer.lock(wait).await;
                 self.metrics.db_waited(started.elapsed());
@@ -335,7 +335,7 @@ impl Db {
     /// returns how many rows it changed. Waits for the writer as
     /// [`Db::begin`] does.
     pub(crate) async fn execute(&self, sql: &str, args: &[tx::Arg<'_>]) -> Result<u64, SqlError> {
-        match &self.direct_writer {
+        match &self.sqlite_writer {
             Some(writer) => {
                 let mut state = self.wait_for(writer).await?;
                 state.flush()?;

@@ -18,6 +18,26 @@ impl DbSessionStore {
         DbSessionStore { db }
     }
 
+    /// Stores `record`; `on_conflict` says what an existing id gets.
+    /// Returns the rows written.
+    async fn write(&self, record: &Record, on_conflict: &str) -> session_store::Result<u64> {
+        let data = serde_json::to_string(record).map_err(backend)?;
+        self.db
+            .execute(
+                &format!(
+                    "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+                     ON CONFLICT {on_conflict}"
+                ),
+                args![
+                    &record.id.to_string(),
+                    &data,
+                    record.expiry_date.unix_timestamp()
+                ],
+            )
+            .await
+            .map_err(backend)
+    }
+
     /// Deletes expired sessions; returns how many.
     pub async fn delete_expired(&self) -> Result<u64, SqlError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -35,41 +55,18 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Ids are 128 random bits; a collision is retried with a new id.
-        loop {
-            let data = serde_json::to_string(record).map_err(backend)?;
-            let inserted = self
-                .db
-                .execute(
-                    "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    args![
-                        &record.id.to_string(),
-                        &data,
-                        record.expiry_date.unix_timestamp()
-                    ],
-                )
-                .await
-                .map_err(backend)?;
-            if inserted == 1 {
-                return Ok(());
-            }
+        while self.write(record, "DO NOTHING").await? != 1 {
             record.id = Id::default();
         }
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record).map_err(backend)?;
-        self.db
-            .execute(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-                args![
-                    &record.id.to_string(),
-                    &data,
-                    record.expiry_date.unix_timestamp()
-                ],
-            )
-            .await
-            .map_err(backend)?;
+        self.write(
+            record,
+            "(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .await?;
         Ok(())
     }
 

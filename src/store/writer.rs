@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::SqlError;
@@ -132,10 +132,7 @@ impl Writer {
     }
 
     fn open(path: &Path) -> Result<Connection, SqlError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let conn = super::direct::open(path)?;
         conn.execute_batch(&format!(
             "{} PRAGMA mmap_size = {}; {} PRAGMA wal_autocheckpoint = {}; \
              PRAGMA journal_size_limit = {};",
@@ -206,11 +203,7 @@ fn checkpoint_while(path: &Path, state: &std::sync::Weak<tokio::sync::Mutex<Stat
             return;
         };
         if conn.is_none() {
-            conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .ok();
+            conn = super::direct::open(path).ok();
         }
         let Some(c) = &conn else {
             continue;
