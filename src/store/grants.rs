@@ -9,7 +9,7 @@ use super::Tx;
 use super::activity::{self, Actor, Entry};
 use super::events;
 use super::tokens::KIND_ACCESS;
-use super::tx::{FromCells as _, args, row_struct};
+use super::tx::{Cells, FromCells as _, args, row_struct};
 use super::{Db, SqlError, format_time, new_id, now};
 use crate::secret;
 
@@ -220,51 +220,55 @@ pub async fn create_code(db: &Db, code: &Code) -> Result<String, SqlError> {
 }
 
 /// Marks a code used and returns what it was bound to. A code that was
-/// already used comes back with `used_at` set (the caller then revokes its
-/// grant); an unknown code is None.
+/// already used comes back with `used_at` set and the grant it was
+/// exchanged for (the caller then revokes that grant); an unknown code is
+/// None.
 pub async fn take_code(tx: &mut Tx, value: &str) -> Result<Option<Code>, SqlError> {
+    const COLUMNS: &str = "client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent, scope,
+        code_challenge, expires_at, used_at, grant_id";
+    fn code(row: &Cells<'_>) -> Result<Code, SqlError> {
+        let sent: i64 = row.get("redirect_uri_sent")?;
+        Ok(Code {
+            client_id: row.get("client_id")?,
+            tenant_id: row.get("tenant_id")?,
+            admin_id: row.get("admin_id")?,
+            redirect_uri: row.get("redirect_uri")?,
+            redirect_uri_sent: sent != 0,
+            scope: row.get("scope")?,
+            code_challenge: row.get("code_challenge")?,
+            expires_at: row.get("expires_at")?,
+            used_at: row.get("used_at")?,
+            grant_id: row.get("grant_id")?,
+        })
+    }
     let hash = secret::hash(value);
-    let code = tx
+    // First use wins, across instances too: the conditional update takes
+    // the code in one statement. On PostgreSQL a racing exchange waits here
+    // for the winner's transaction and then updates nothing.
+    let first = tx
         .fetch_optional(
-            "SELECT client_id, tenant_id, admin_id, redirect_uri, redirect_uri_sent, scope, code_challenge,
-                expires_at, used_at, grant_id
-         FROM oauth_codes WHERE code_hash = $1",
-            args![&hash],
-            |row| {
-                let sent: i64 = row.get("redirect_uri_sent")?;
-                Ok(Code {
-                    client_id: row.get("client_id")?,
-                    tenant_id: row.get("tenant_id")?,
-                    admin_id: row.get("admin_id")?,
-                    redirect_uri: row.get("redirect_uri")?,
-                    redirect_uri_sent: sent != 0,
-                    scope: row.get("scope")?,
-                    code_challenge: row.get("code_challenge")?,
-                    expires_at: row.get("expires_at")?,
-                    used_at: row.get("used_at")?,
-                    grant_id: row.get("grant_id")?,
-                })
-            },
+            &format!(
+                "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL
+                 RETURNING {COLUMNS}"
+            ),
+            args![&now(), &hash],
+            code,
         )
         .await?;
-    let Some(code) = code else { return Ok(None) };
-    if code.used_at.is_none() {
-        // The conditional update makes "first use wins" hold across
-        // instances even if two exchanges race.
-        let n = tx
-            .execute(
-                "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                args![&now(), &hash],
-            )
-            .await?;
-        if n == 0 {
-            return Ok(Some(Code {
-                used_at: Some(now()),
-                ..code
-            }));
-        }
+    if let Some(first) = first {
+        return Ok(Some(Code {
+            used_at: None,
+            ..first
+        }));
     }
-    Ok(Some(code))
+    // Unknown, or used before: read it as it is now, with the grant the
+    // first exchange committed, so that the caller revokes that grant.
+    tx.fetch_optional(
+        &format!("SELECT {COLUMNS} FROM oauth_codes WHERE code_hash = $1"),
+        args![&hash],
+        code,
+    )
+    .await
 }
 
 pub async fn set_code_grant(tx: &mut Tx, value: &str, grant_id: &str) -> Result<(), SqlError> {

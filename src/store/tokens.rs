@@ -254,10 +254,14 @@ pub async fn refusal_kind(db: &Db, presented: &str) -> &'static str {
     match row {
         Ok(Some(r)) => {
             let revoked: Option<String> = r.try_get("revoked_at").unwrap_or(None);
+            let expires: Option<String> = r.try_get("expires_at").unwrap_or(None);
             if revoked.is_some() {
                 "revoked"
-            } else {
+            } else if expires.is_some_and(|e| e <= now()) {
                 "expired"
+            } else {
+                // Neither now (deleted and recreated?): counted as unknown.
+                "bad_token"
             }
         }
         _ => "bad_token",

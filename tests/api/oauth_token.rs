@@ -163,6 +163,7 @@ on_both_databases!(
     refresh_rotates_and_old_access_token_keeps_working,
     refresh_retry_within_grace_window_is_not_reuse,
     code_reuse_revokes_what_the_first_use_issued,
+    racing_exchanges_of_one_code_issue_once_and_revoke_it,
     code_is_bound_to_client_redirect_uri_and_pkce,
     client_credentials_tokens_and_secret_rotation,
     revocation_and_introspection,
@@ -411,6 +412,47 @@ async fn refresh_retry_within_grace_window_is_not_reuse(app: TestApp) {
         .await
         .unwrap();
     assert!(log.iter().any(|e| e.operation == "oauth.refresh.reuse"));
+}
+
+/// Exchanges of one code sent together (a replayed request racing the
+/// real one): one is answered with tokens, the others are refused, and the
+/// refusals revoke what the first issued, whichever order the database
+/// ran them in. On PostgreSQL the losers wait for the winner's row lock and
+/// must then find the grant it committed.
+async fn racing_exchanges_of_one_code_issue_once_and_revoke_it(app: TestApp) {
+    let c = entra_client(&app).await;
+    for _round in 0..3 {
+        let code = code_for(&app, &c, &[]).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", ENTRA_REDIRECT_URIS[0]),
+        ];
+        let replies = futures_util::future::join_all(
+            (0..6).map(|_| token(&app, &form, Some((&c.id, &c.secret)))),
+        )
+        .await;
+        let issued: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(issued.len(), 1, "exactly one exchange succeeds");
+        for r in replies.iter().filter(|r| r.status != 200) {
+            oauth_error(r, 400, "invalid_grant");
+        }
+        assert_eq!(
+            test_connection(&app, &access_token(issued[0])).await,
+            StatusCode::UNAUTHORIZED,
+            "a reused code revokes the access token its first use issued"
+        );
+        let refresh = token(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token(issued[0])),
+            ],
+            Some((&c.id, &c.secret)),
+        )
+        .await;
+        oauth_error(&refresh, 400, "invalid_grant");
+    }
 }
 
 async fn code_reuse_revokes_what_the_first_use_issued(app: TestApp) {
