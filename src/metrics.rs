@@ -78,6 +78,7 @@ pub struct Metrics {
     pub auth_failures: Family<KindLabel, Counter>,
     pub db_pool_connections: Family<StateLabel, Gauge>,
     pub db_wait: Histogram,
+    pub db_write_groups: Histogram,
     pub activity_log_dropped: Counter,
     pub activity_log_queue_bytes: Gauge,
     pub events_pending: Gauge,
@@ -139,6 +140,12 @@ impl Metrics {
             "Time a write waited to begin its transaction (on SQLite, for the one writer)",
             db_wait.clone(),
         );
+        let db_write_groups = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
+        registry.register(
+            "db_write_group_transactions",
+            "Write transactions committed together by one SQLite commit (SQLite only; their count per second is the commit rate)",
+            db_write_groups.clone(),
+        );
         let activity_log_dropped = Counter::default();
         registry.register(
             "activity_log_dropped",
@@ -192,6 +199,7 @@ impl Metrics {
             auth_failures,
             db_pool_connections,
             db_wait,
+            db_write_groups,
             activity_log_dropped,
             activity_log_queue_bytes,
             events_pending,

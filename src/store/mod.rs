@@ -222,10 +222,14 @@ impl Db {
                 let read = sqlite_pool(sqlite_readers(), READER_PRAGMAS)
                     .connect_with(options)
                     .await?;
+                let metrics = Arc::new(crate::metrics::Metrics::new());
                 let (direct, sqlite_writer) = match direct::sqlite_file(&url) {
                     Some(path) => (
                         Some(Arc::new(DirectReader::open(&path)?)),
-                        Some(Arc::new(writer::Writer::new(&path))),
+                        Some(Arc::new(writer::Writer::new(
+                            &path,
+                            metrics.db_write_groups.clone(),
+                        ))),
                     ),
                     None => (None, None),
                 };
@@ -235,7 +239,7 @@ impl Db {
                     backend,
                     direct,
                     sqlite_writer,
-                    metrics: Arc::default(),
+                    metrics,
                     write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
             }

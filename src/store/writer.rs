@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::histogram::Histogram;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -61,6 +62,8 @@ pub struct State {
     conn: Option<Connection>,
     group: Option<Group>,
     groups_opened: u64,
+    /// Transactions per committed group (`scimgate_db_write_group_transactions`).
+    group_sizes: Histogram,
 }
 
 /// The open SQLite transaction whose savepoints are write transactions.
@@ -109,11 +112,14 @@ impl Drop for Queued<'_> {
 }
 
 impl Writer {
-    pub fn new(path: &Path) -> Writer {
+    /// The writer of the database file at `path`; the size of each group it
+    /// commits is recorded in `group_sizes`.
+    pub fn new(path: &Path, group_sizes: Histogram) -> Writer {
         let state = Arc::new(tokio::sync::Mutex::new(State {
             conn: None,
             group: None,
             groups_opened: 0,
+            group_sizes,
         }));
         let (file, watch) = (path.to_path_buf(), Arc::downgrade(&state));
         if let Err(e) = std::thread::Builder::new()
@@ -257,6 +263,9 @@ impl State {
             let _ = conn.execute_batch("ROLLBACK");
         }
         let failed = done.as_ref().err().map(ToString::to_string);
+        if failed.is_none() && group.members > 0 {
+            self.group_sizes.observe(group.members as f64);
+        }
         for waiter in group.waiters {
             let _ = waiter.send(failed.clone().map_or(Ok(()), Err));
         }
@@ -411,7 +420,7 @@ mod tests {
         setup
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT NOT NULL);")
             .unwrap();
-        let writer = Writer::new(&path);
+        let writer = Writer::new(&path, Histogram::new([1.0]));
         writer
             .transaction(|tx| {
                 tx.execute("INSERT INTO t VALUES ('a')", [])?;
@@ -476,7 +485,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
         // However slowly this machine runs the writes, they are one group.
-        let mut writer = Writer::new(&path);
+        let mut writer = Writer::new(&path, Histogram::new([1.0]));
         writer.group_max_age = WAIT;
         let writer = Arc::new(writer);
         let first = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
@@ -514,7 +523,7 @@ mod tests {
     async fn a_group_left_open_for_a_write_that_went_away_still_commits() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path));
+        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
         let first = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
         first
             .conn()
@@ -545,7 +554,7 @@ mod tests {
     async fn a_dropped_transaction_leaves_nothing_and_frees_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path));
+        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
         let tx = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
         tx.conn()
             .execute("INSERT INTO t (v) VALUES ('dropped')", [])
@@ -568,7 +577,7 @@ mod tests {
     async fn the_log_is_copied_back_beside_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path));
+        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
         let state = writer.lock(WAIT).await.unwrap();
         let tx = SqliteTx::begin(writer.clone(), state).unwrap();
         for i in 0..1000 {

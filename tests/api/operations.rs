@@ -160,6 +160,13 @@ async fn health_readiness_and_metrics(backend: Backend) {
         grew("scimgate_auth_failures_total", &[("kind", "revoked")]),
         1.0
     );
+    // On a SQLite file, writes commit in groups, and each group is counted.
+    if backend == Backend::Sqlite {
+        assert!(
+            grew("scimgate_db_write_group_transactions", &[]) >= 1.0,
+            "the create's commit is counted"
+        );
+    }
     // Durations by route template, never by raw path.
     let routes: Vec<String> = s
         .samples
