@@ -29,6 +29,7 @@ pub mod listings;
 pub mod lookup;
 pub mod mapping;
 pub mod members;
+mod migrations;
 pub mod resources;
 pub mod sessions;
 pub mod setup;
@@ -194,9 +195,6 @@ impl std::fmt::Debug for Db {
             .finish()
     }
 }
-
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The SQLite URL used when none is configured: a file in the working
 /// directory, created on first start.
@@ -412,8 +410,8 @@ impl Db {
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATOR,
-            Backend::Postgres => &POSTGRES_MIGRATOR,
+            Backend::Sqlite => &migrations::SQLITE,
+            Backend::Postgres => &migrations::POSTGRES,
         }
     }
 
