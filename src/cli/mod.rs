@@ -98,28 +98,51 @@ pub enum LogFormat {
     Json,
 }
 
+/// The levels logged when `RUST_LOG` is not set.
+const DEFAULT_LOG: &str = "info,sqlx=warn";
+
 /// Logs to stderr; `RUST_LOG` overrides the default level. Text has colours
 /// only on a terminal; JSON is one object per line with the time, level,
 /// message, and the request's fields (request id, method, route, tenant,
 /// status, latency) flattened in.
 pub fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let registry = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
             .try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
     };
+}
+
+/// `RUST_LOG` as levels by target (`info`, `scimgate=debug`,
+/// `info,scimgate::http=debug,sqlx=warn`); a value that is not understood
+/// is reported and the default used.
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
+    let default = || DEFAULT_LOG.parse().expect("the default log filter parses");
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => default(),
+        Some(value) => value.parse().unwrap_or_else(|e| {
+            eprintln!(
+                "RUST_LOG={value:?} is not understood ({e}): expected levels by target, \
+                 like info,scimgate=debug; logging with {DEFAULT_LOG}"
+            );
+            default()
+        }),
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -193,4 +216,26 @@ async fn tenant_by_slug(db: &Db, slug: &str) -> anyhow::Result<store::tenants::T
             "no tenant with the slug {slug:?}; `scimgate tenant list` shows the tenants"
         )
     })
+}
+
+#[cfg(test)]
+mod log_tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn rust_log_sets_levels_by_target_and_a_bad_value_falls_back() {
+        let f = log_filter(Some("warn,scimgate::http=debug"));
+        assert!(f.would_enable("scimgate::http::observe", &Level::DEBUG));
+        assert!(!f.would_enable("scimgate::store", &Level::INFO));
+        assert!(f.would_enable("hyper", &Level::WARN));
+        let default = log_filter(None);
+        assert!(default.would_enable("scimgate", &Level::INFO));
+        assert!(!default.would_enable("scimgate", &Level::DEBUG));
+        assert!(!default.would_enable("sqlx::query", &Level::INFO));
+        let bad = log_filter(Some("scimgate=loud"));
+        assert!(bad.would_enable("scimgate", &Level::INFO));
+        assert!(!bad.would_enable("scimgate", &Level::DEBUG));
+    }
 }
