@@ -1,4 +1,5 @@
-//! Lists the SQL migrations for `store::migrations`, which embeds them with
+//! Records the optimisation level the crate is built with, and lists the
+//! SQL migrations for `store::migrations`, which embeds them with
 //! `include_str!`: one `(version, description, sql)` entry per file of
 //! `migrations/sqlite` and `migrations/postgres`, ordered by version.
 //! File names follow sqlx's convention, `<version>_<description>.sql`.
@@ -7,6 +8,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
+    // `scimgate bench` says when it measures a build that is not fully
+    // optimised (the `release` profile is built for speed of building).
+    println!(
+        "cargo:rustc-env=SCIMGATE_OPT_LEVEL={}",
+        std::env::var("OPT_LEVEL").unwrap_or_default()
+    );
     println!("cargo:rerun-if-changed=migrations");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let mut out = String::new();

@@ -75,6 +75,13 @@ pub struct CeilingArgs {
 }
 
 pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    let opt_level = env!("SCIMGATE_OPT_LEVEL");
+    if opt_level != "3" {
+        eprintln!(
+            "note: this scimgate was built with opt-level {opt_level}; BENCHMARKS.md measures \
+             `cargo build --profile dist` (opt-level 3, optimised across crates)"
+        );
+    }
     let mut sizes = args.users.clone();
     sizes.sort_unstable();
     sizes.dedup();
