@@ -98,16 +98,21 @@ async fn health_readiness_and_metrics(backend: Backend) {
     app.scim_as(&revoked_token, reqwest::Method::GET, "/Users", None)
         .await
         .expect(401);
-    // Refusals are counted by their reason off the request's path.
+    // Refusals are counted by their reason off the request's path, each
+    // by a task of its own, in no particular order: wait for both.
     let deadline = Instant::now() + Duration::from_secs(10);
     let s = loop {
         let s = scrape(&app).await;
-        if value(&s, "scimgate_auth_failures_total", &[("kind", "revoked")]).is_some() {
+        let counted = |kind: &str| {
+            value(&s, "scimgate_auth_failures_total", &[("kind", kind)]).unwrap_or(0.0)
+                > value(&before, "scimgate_auth_failures_total", &[("kind", kind)]).unwrap_or(0.0)
+        };
+        if counted("revoked") && counted("bad_token") {
             break s;
         }
         assert!(
             Instant::now() < deadline,
-            "the revoked token's refusal was not counted"
+            "the refusals of the unknown and the revoked token were not both counted"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
