@@ -143,7 +143,7 @@ impl Metrics {
         let db_write_groups = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
         registry.register(
             "db_write_group_transactions",
-            "Write transactions committed together by one SQLite commit (SQLite only; their count per second is the commit rate)",
+            "Write transactions committed together by one commit of the SQLite writer (SQLite only; the read log commits its batches apart and is not counted)",
             db_write_groups.clone(),
         );
         let activity_log_dropped = Counter::default();

@@ -205,6 +205,7 @@ impl Db {
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let db = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url);
@@ -220,7 +221,6 @@ impl Db {
                 let read = sqlite_pool(sqlite_readers(), READER_PRAGMAS)
                     .connect_with(options)
                     .await?;
-                let metrics = Arc::new(crate::metrics::Metrics::new());
                 let (direct, sqlite_writer) = match direct::sqlite_file(&url) {
                     Some(path) => (
                         Some(Arc::new(DirectReader::open(&path)?)),
@@ -256,7 +256,7 @@ impl Db {
                     backend,
                     direct: None,
                     sqlite_writer: None,
-                    metrics: Arc::default(),
+                    metrics,
                     write_wait_ms: Arc::new((WRITE_WAIT.as_millis() as u64).into()),
                 }
             }

@@ -420,7 +420,7 @@ mod tests {
         setup
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT NOT NULL);")
             .unwrap();
-        let writer = Writer::new(&path, Histogram::new([1.0]));
+        let writer = writer(&path);
         writer
             .transaction(|tx| {
                 tx.execute("INSERT INTO t VALUES ('a')", [])?;
@@ -443,6 +443,11 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(seen, ["a", "b"]);
+    }
+
+    /// A writer of `path` whose group sizes no one reads.
+    fn writer(path: &Path) -> Writer {
+        Writer::new(path, Histogram::new([1.0]))
     }
 
     fn table(dir: &tempfile::TempDir) -> PathBuf {
@@ -485,7 +490,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
         // However slowly this machine runs the writes, they are one group.
-        let mut writer = Writer::new(&path, Histogram::new([1.0]));
+        let mut writer = writer(&path);
         writer.group_max_age = WAIT;
         let writer = Arc::new(writer);
         let first = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
@@ -523,7 +528,7 @@ mod tests {
     async fn a_group_left_open_for_a_write_that_went_away_still_commits() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
+        let writer = Arc::new(writer(&path));
         let first = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
         first
             .conn()
@@ -554,7 +559,7 @@ mod tests {
     async fn a_dropped_transaction_leaves_nothing_and_frees_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
+        let writer = Arc::new(writer(&path));
         let tx = SqliteTx::begin(writer.clone(), writer.lock(WAIT).await.unwrap()).unwrap();
         tx.conn()
             .execute("INSERT INTO t (v) VALUES ('dropped')", [])
@@ -577,7 +582,7 @@ mod tests {
     async fn the_log_is_copied_back_beside_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = table(&dir);
-        let writer = Arc::new(Writer::new(&path, Histogram::new([1.0])));
+        let writer = Arc::new(writer(&path));
         let state = writer.lock(WAIT).await.unwrap();
         let tx = SqliteTx::begin(writer.clone(), state).unwrap();
         for i in 0..1000 {
